@@ -1,0 +1,160 @@
+import 'dotenv/config';
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.js';
+import { MISMATCH_KINDS } from '../domain/types.js';
+import { ConfigError } from '../errors.js';
+
+// Parsed once into a frozen object; nothing else reads process.env. Messages name the variable
+// and never echo its value (it may be a secret).
+
+const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s, ctx) => {
+      try {
+        return parseDuration(s);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a number and a unit, e.g. 90s, 15m, 36h, 5d',
+        });
+        return z.NEVER;
+      }
+    });
+
+const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgresql:// URL');
+const redisUrl = z
+  .string()
+  .url()
+  .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// URL');
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((s) => (s && s.trim() ? s.trim() : undefined))
+  .pipe(z.string().url().optional());
+
+export const SEVERITY_WORDS = ['low', 'medium', 'high', 'critical'] as const;
+
+const Env = z.object({
+  DATABASE_URL: postgresUrl,
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  STRIPE_WEBHOOK_SECRET: list.pipe(
+    z
+      .array(z.string().startsWith('whsec_', 'each secret must start with whsec_'))
+      .min(1, 'is required'),
+  ),
+  /** Signature timestamp tolerance in seconds, applied to the past and the future. */
+  STRIPE_WEBHOOK_TOLERANCE: int(300, 1, 86_400),
+  STRIPE_API_KEY: z
+    .string({ error: 'is required' })
+    .regex(/^(sk|rk)_(test|live)_/, 'must be a secret or restricted key (sk_… or rk_…)'),
+  STRIPE_API_BASE: optionalUrl,
+  PORT: int(3000, 0, 65_535),
+  HOST: z.string().default('0.0.0.0'),
+  OPERATOR_TOKEN: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only')
+    .default('recon'),
+  WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1_024, 64 * 1_048_576),
+  PROJECTION_CONCURRENCY: int(32, 1, 1_000),
+  RECONCILE_CONCURRENCY: int(8, 1, 1_000),
+  JOB_ATTEMPTS: int(10, 1, 100),
+  JOB_BACKOFF: duration('1s'),
+  RELAY_INTERVAL: duration('5s'),
+  RELAY_STUCK_AFTER: duration('2m'),
+  PG_POOL_SIZE: int(10, 1, 200),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ALERT_WEBHOOK_URL: optionalUrl,
+  ALERT_WEBHOOK_SECRET: z.string().optional(),
+  SLACK_WEBHOOK_URL: optionalUrl,
+  ALERT_LOG: bool(true),
+  RECON_GRACE_PERIOD: duration('15m'),
+  RECON_STUCK_AFTER_CREDIT_REVERSAL: duration('5d'),
+  RECON_STUCK_AFTER_DEBIT_REVERSAL: duration('14d'),
+  RECON_MATCH_WINDOW: duration('7d'),
+  RECON_MATCH_METADATA_KEY: z.string().min(1).default('ledger_entry_id'),
+  RECON_SWEEP_CRON: z.string().default('0 3 * * *'),
+  RECON_SWEEP_ACCOUNTS: list.default([]),
+  RECON_SWEEP_RATE_LIMIT: int(25, 1, 10_000),
+  /** Units reconciled per batch at the end of a sweep. */
+  RECON_SWEEP_BATCH_SIZE: int(200, 1, 10_000),
+  /** Reports kept in the `reports` table; older ones are pruned after each sweep. */
+  REPORTS_KEEP: int(400, 1, 100_000),
+  /** Mismatch kinds that raise alerts (comma-separated). */
+  ALERT_KINDS: list
+    .pipe(
+      z.array(
+        z.enum(MISMATCH_KINDS, { error: `each kind must be one of ${MISMATCH_KINDS.join(', ')}` }),
+      ),
+    )
+    .default([
+      'reversal_lost',
+      'reversal_canceled',
+      'stuck_processing',
+      'missing_in_stripe',
+      'missing_in_ledger',
+      'amount_mismatch',
+      'over_reversed',
+      'transfer_total_drift',
+    ]),
+  /** Mismatches below this severity never alert. */
+  ALERT_MIN_SEVERITY: z.enum(SEVERITY_WORDS).default('low'),
+  /** New mismatches are collected this long and sent as one message. */
+  ALERT_GROUP_WINDOW: duration('2s'),
+  /** Delivery attempts per sink and message before it stays in the failed (dead-letter) set. */
+  ALERT_ATTEMPTS: int(8, 1, 100),
+  /** First retry delay of an alert delivery; doubles each attempt. */
+  ALERT_BACKOFF: duration('5s'),
+  /** A sink taking longer than this to answer counts as a failed attempt. */
+  ALERT_TIMEOUT: duration('10s'),
+  LEDGER_SQL_VIEW: z
+    .string()
+    .optional()
+    .transform((s) => (s && s.trim() ? s.trim() : undefined))
+    .pipe(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/,
+          'must be a [schema.]name identifier',
+        )
+        .optional(),
+    ),
+});
+
+export type Config = Readonly<z.output<typeof Env>>;
+
+/** Reads the environment (and .env) once. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const r = Env.safeParse(env);
+  if (!r.success) {
+    const why = r.error.issues.map((i) => {
+      const name = i.path.join('.') || '(environment)';
+      const msg = i.code === 'invalid_type' && env[name] === undefined ? 'is required' : i.message;
+      return `${name}: ${msg}`;
+    });
+    throw new ConfigError(`invalid configuration: ${why.join('; ')}`);
+  }
+  return Object.freeze(r.data);
+}

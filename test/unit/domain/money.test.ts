@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { formatMoney, minorUnitDigits } from '../../../src/domain/money.js';
+
+describe('formatMoney', () => {
+  it.each([
+    { amount: 1234, currency: 'usd', text: '$12.34' },
+    { amount: 5, currency: 'usd', text: '$0.05' },
+    { amount: 0, currency: 'usd', text: '$0.00' },
+    { amount: -1234, currency: 'usd', text: '-$12.34' },
+    { amount: 123456789, currency: 'usd', text: '$1,234,567.89' },
+    { amount: 1234, currency: 'eur', text: '12.34 EUR' },
+    { amount: 1234, currency: 'EUR', text: '12.34 EUR' },
+    { amount: 100000, currency: 'gbp', text: '1,000.00 GBP' },
+    { amount: 500, currency: 'jpy', text: '500 JPY' },
+    { amount: 1234567, currency: 'jpy', text: '1,234,567 JPY' },
+    { amount: 1234, currency: 'kwd', text: '1.234 KWD' },
+    { amount: Number.MAX_SAFE_INTEGER, currency: 'usd', text: '$90,071,992,547,409.91' },
+  ])('$amount $currency → $text', ({ amount, currency, text }) => {
+    expect(formatMoney(amount, currency)).toBe(text);
+  });
+
+  it('refuses fractional minor units', () => {
+    expect(() => formatMoney(12.5, 'usd')).toThrow(RangeError);
+  });
+
+  it.each([
+    { currency: 'usd', digits: 2 },
+    { currency: 'JPY', digits: 0 },
+    { currency: 'bhd', digits: 3 },
+  ])('$currency has $digits decimals', ({ currency, digits }) => {
+    expect(minorUnitDigits(currency)).toBe(digits);
+  });
+});

@@ -1,0 +1,207 @@
+import type { FastifyInstance } from 'fastify';
+import type { ReversalKind } from '../domain/types.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { HISTORY_ORDER_SQL } from '../projections/writers.js';
+
+/**
+ * `GET /api/reversals/:id` (trr_/credrev_/debrev_) and `GET /api/transfers/:id`: the projected
+ * object in Stripe's own shape (the newest snapshot, `raw`), with our columns laid over it
+ * (`account`, `normalized_status`, guarded fields) and its status history.
+ */
+
+/** What an extras provider learns about the reversal being served. */
+export interface ReversalContext {
+  kind: ReversalKind;
+  id: string;
+  /** Transfer / ReceivedCredit / ReceivedDebit id: the reconciliation unit key. */
+  parentId: string;
+  account: string | null;
+}
+
+/**
+ * Hook for other modules (the reconciler adds `ledger_entries` and `mismatches`): each provider
+ * returns top-level fields merged into the response. Register with `registerReversalExtras` or
+ * pass `extras` to `registerReversalRoutes`.
+ */
+export type ReversalExtrasProvider = (
+  ctx: ReversalContext,
+  rt: Runtime,
+) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+const globalExtras: ReversalExtrasProvider[] = [];
+
+export function registerReversalExtras(provider: ReversalExtrasProvider): () => void {
+  globalExtras.push(provider);
+  return () => {
+    const i = globalExtras.indexOf(provider);
+    if (i >= 0) globalExtras.splice(i, 1);
+  };
+}
+
+export interface ReversalRoutesOptions {
+  extras?: ReversalExtrasProvider[];
+}
+
+const ID = /^[A-Za-z0-9_]{1,255}$/;
+
+const KIND_BY_PREFIX: Array<[string, ReversalKind]> = [
+  ['trr_', 'transfer_reversal'],
+  ['credrev_', 'credit_reversal'],
+  ['debrev_', 'debit_reversal'],
+];
+
+function reversalKindOf(id: string): ReversalKind | null {
+  if (!ID.test(id)) return null;
+  for (const [prefix, kind] of KIND_BY_PREFIX)
+    if (id.startsWith(prefix) && id.length > prefix.length) return kind;
+  return null;
+}
+
+interface HistoryEntry {
+  from: string | null;
+  to: string;
+  to_raw: string | null;
+  event_id: string;
+  event_created: number;
+  recorded_at: string;
+}
+
+async function statusHistory(rt: Runtime, id: string): Promise<HistoryEntry[]> {
+  const { rows } = await rt.pool.query<{
+    from_status: string | null;
+    to_status: string;
+    to_status_raw: string | null;
+    event_id: string;
+    event_created: number;
+    recorded_at: Date;
+  }>(
+    `SELECT "from_status", "to_status", "to_status_raw", "event_id", "event_created", "recorded_at"
+       FROM "status_history" WHERE "object_id" = $1
+      ORDER BY ${HISTORY_ORDER_SQL}, "event_created", "event_id" COLLATE "C"`,
+    [id],
+  );
+  return rows.map((r) => ({
+    from: r.from_status,
+    to: r.to_status,
+    to_raw: r.to_status_raw,
+    event_id: r.event_id,
+    event_created: r.event_created,
+    recorded_at: r.recorded_at.toISOString(),
+  }));
+}
+
+type Row = Record<string, unknown> & { raw: Record<string, unknown>; account: string | null };
+
+const SELECT: Record<ReversalKind, { sql: string; parent: string }> = {
+  transfer_reversal: {
+    sql: `SELECT "raw", "account", "livemode", "status", "transfer" FROM "transfer_reversals" WHERE "id" = $1`,
+    parent: 'transfer',
+  },
+  credit_reversal: {
+    sql: `SELECT "raw", "account", "status", "status_raw", "received_credit" FROM "credit_reversals" WHERE "id" = $1`,
+    parent: 'received_credit',
+  },
+  debit_reversal: {
+    sql: `SELECT "raw", "account", "status", "status_raw", "resolution_raw", "received_debit",
+                 "initial_credit_granted" FROM "debit_reversals" WHERE "id" = $1`,
+    parent: 'received_debit',
+  },
+};
+
+/** The projected reversal as the API serves it (also used by the ledger/mismatch views). */
+export async function loadReversal(
+  rt: Runtime,
+  id: string,
+): Promise<{ body: Record<string, unknown>; ctx: ReversalContext } | null> {
+  const kind = reversalKindOf(id);
+  if (!kind) return null;
+  const { sql, parent } = SELECT[kind];
+  const { rows } = await rt.pool.query<Row>(sql, [id]);
+  const row = rows[0];
+  if (!row) return null;
+  const body: Record<string, unknown> = { ...row.raw, account: row.account };
+  if (kind === 'transfer_reversal' && body.livemode === undefined) body.livemode = row.livemode;
+  if (kind === 'debit_reversal') body.initial_credit_granted = row.initial_credit_granted;
+  body.normalized_status = row.status;
+  body.status_history = await statusHistory(rt, id);
+  return {
+    body,
+    ctx: { kind, id, parentId: String(row[parent]), account: row.account },
+  };
+}
+
+export async function registerReversalRoutes(
+  app: FastifyInstance,
+  rt: Runtime,
+  opts: ReversalRoutesOptions = {},
+): Promise<void> {
+  const extras = () => [...(opts.extras ?? []), ...globalExtras];
+
+  app.get<{ Params: { id: string } }>('/api/reversals/:id', async (req) => {
+    const { id } = req.params;
+    if (!reversalKindOf(id)) {
+      throw new ValidationError(
+        `invalid reversal id "${id.slice(0, 100)}": expected trr_…, credrev_… or debrev_…`,
+        {
+          param: 'id',
+        },
+      );
+    }
+    const found = await loadReversal(rt, id);
+    if (!found) throw new NotFoundError(`No such reversal: '${id}'`);
+    for (const provider of extras()) Object.assign(found.body, await provider(found.ctx, rt));
+    return found.body;
+  });
+
+  app.get<{ Params: { id: string } }>('/api/transfers/:id', async (req) => {
+    const { id } = req.params;
+    if (!ID.test(id) || !id.startsWith('tr_') || id.length <= 3) {
+      throw new ValidationError(`invalid transfer id "${id.slice(0, 100)}": expected tr_…`, {
+        param: 'id',
+      });
+    }
+    const t = await rt.pool.query<{
+      raw: Record<string, unknown>;
+      account: string | null;
+      amount_reversed: number;
+      reversed: boolean;
+    }>(`SELECT "raw", "account", "amount_reversed", "reversed" FROM "transfers" WHERE "id" = $1`, [
+      id,
+    ]);
+    const row = t.rows[0];
+    if (!row) throw new NotFoundError(`No such transfer: '${id}'`);
+    const revs = await rt.pool.query<{
+      raw: Record<string, unknown>;
+      account: string | null;
+      status: string;
+    }>(
+      `SELECT "raw", "account", "status" FROM "transfer_reversals"
+        WHERE "transfer" = $1 ORDER BY "created" DESC, "id" COLLATE "C" DESC`,
+      [id],
+    );
+    const data: Array<Record<string, unknown>> = revs.rows.map((r) => ({
+      ...r.raw,
+      account: r.account,
+      normalized_status: r.status,
+    }));
+    return {
+      ...row.raw,
+      account: row.account,
+      // Guarded columns: never below what any snapshot showed.
+      amount_reversed: row.amount_reversed,
+      reversed: row.reversed,
+      reversals: {
+        object: 'list',
+        data,
+        has_more: false,
+        total_count: data.length,
+        url: `/v1/transfers/${id}/reversals`,
+      },
+      reversals_amount_total: data.reduce(
+        (s, r) => s + (typeof r.amount === 'number' ? r.amount : 0),
+        0,
+      ),
+    };
+  });
+}

@@ -1,0 +1,169 @@
+import type { FastifyInstance } from 'fastify';
+import { onMismatchChanges } from './alerts/queue.js';
+import { startAlertWorker } from './alerts/worker.js';
+import { buildApp } from './app.js';
+import type { Config } from './config/config.js';
+import { migrate, pendingMigrations } from './db/migrate.js';
+import { StartupCheckError } from './errors.js';
+import type { Logger } from './log/logger.js';
+import { startEventWorker } from './queue/event-worker.js';
+import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
+import { startInboxRelay } from './queue/relay.js';
+import { startReconcileWorker } from './reconciliation/worker.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { createStripeClient } from './stripe-client.js';
+import { startSweepWorker } from './sweep/worker.js';
+
+/** Something to stop on shutdown, in the order it was started (reversed). */
+export interface Stoppable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Checks that must hold before serving: the schema is current (never run against a half-migrated
+ * database) and Redis will not evict BullMQ's keys. Redis being down is not fatal for the
+ * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
+ */
+export async function startupChecks(rt: Runtime): Promise<void> {
+  const pending = await pendingMigrations(rt.pool).catch((err: Error) => {
+    throw new StartupCheckError(`cannot reach Postgres (DATABASE_URL): ${err.message}`, {
+      cause: err,
+    });
+  });
+  if (pending.length) {
+    throw new StartupCheckError(
+      `database schema is behind: ${pending.length} migration(s) not applied (${pending.join(', ')}); run \`recon migrate\``,
+    );
+  }
+  // A short-lived connection of its own: the producer connection does not queue commands while
+  // it is still connecting, which would turn this check into a silent skip.
+  const probe = createRedis(rt.config.REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 1,
+  });
+  try {
+    await probe.connect();
+    await checkRedisEvictionPolicy(probe);
+  } catch (err) {
+    if (err instanceof StartupCheckError) throw err;
+    rt.log.warn(
+      { err: (err as Error).message },
+      'Redis not reachable at start; events will be queued when it returns',
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+export async function startServer(
+  rt: Runtime,
+): Promise<{ app: FastifyInstance; stoppables: Stoppable[] }> {
+  const app = await buildApp(rt);
+  const relay = startInboxRelay(rt, {
+    intervalMs: rt.config.RELAY_INTERVAL,
+    stuckAfterMs: rt.config.RELAY_STUCK_AFTER,
+  });
+  try {
+    await app.listen({ port: rt.config.PORT, host: rt.config.HOST });
+  } catch (err) {
+    await relay.stop().catch(() => {});
+    await app.close().catch(() => {});
+    throw err;
+  }
+  rt.log.info({ port: rt.config.PORT }, 'receiver listening');
+  return {
+    app,
+    stoppables: [
+      { name: 'relay', stop: () => relay.stop() },
+      { name: 'http', stop: () => closeServer(app) },
+    ],
+  };
+}
+
+/**
+ * `app.close()` stops listening and lets in-flight requests finish, but Node's `server.close()`
+ * closes only the keep-alive sockets idle at that instant: one whose request was still running
+ * goes idle afterwards and holds the server open until `keepAliveTimeout` (72 s), so SIGTERM under
+ * traffic from a keep-alive client (a load balancer, a webhook sender) would hang. Close sockets
+ * as they go idle; a request arriving on one meanwhile is answered 503 with `Connection: close`.
+ */
+async function closeServer(app: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+  }
+}
+
+export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
+  const stripe = createStripeClient(rt.config);
+  const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
+  const reconcile = startReconcileWorker(rt, {
+    concurrency: rt.config.RECONCILE_CONCURRENCY,
+    onChanges: (changes) => onMismatchChanges(rt, changes),
+  });
+  const alerts = await startAlertWorker(rt);
+  const sweep = await startSweepWorker(rt);
+  rt.log.info('workers started');
+  return [
+    { name: 'sweep-worker', stop: () => sweep.close() },
+    { name: 'alert-worker', stop: () => alerts.close() },
+    { name: 'reconcile-worker', stop: () => reconcile.close() },
+    { name: 'event-worker', stop: () => events.close() },
+  ];
+}
+
+export type Role = 'serve' | 'worker' | 'start';
+
+/** Runs a role until SIGTERM/SIGINT, then drains in-flight work and exits cleanly. */
+export async function run(role: Role, config: Config, log?: Logger): Promise<void> {
+  if (role === 'start') {
+    const r = await migrate(config.DATABASE_URL);
+    for (const name of r.applied) (log ?? console).info?.(`applied migration ${name}`);
+  }
+  const rt = createRuntime(config, log);
+  const stoppables: Stoppable[] = [];
+  try {
+    await startupChecks(rt);
+    if (role === 'serve' || role === 'start')
+      stoppables.push(...(await startServer(rt)).stoppables);
+    if (role === 'worker' || role === 'start') stoppables.push(...(await startWorkers(rt)));
+  } catch (err) {
+    // A failed start must still exit: the open pool and Redis connections would keep it alive.
+    for (const s of [...stoppables].reverse()) await s.stop().catch(() => {});
+    await rt.close().catch(() => {});
+    throw err;
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        rt.log.warn({ signal }, 'second signal: exiting without draining');
+        process.exit(1);
+      }
+      stopping = true;
+      rt.log.info({ signal }, 'shutting down: draining in-flight work');
+      void (async () => {
+        // HTTP first (stop taking events), then workers drain, then connections close.
+        for (const s of [...stoppables].reverse().sort((a, b) => order(a) - order(b))) {
+          await s
+            .stop()
+            .catch((err: Error) => rt.log.error({ err, part: s.name }, 'error while stopping'));
+        }
+        await rt.close();
+        rt.log.info('stopped');
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+function order(s: Stoppable): number {
+  return s.name === 'http' ? 0 : s.name === 'relay' ? 1 : 2;
+}

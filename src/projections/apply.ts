@@ -1,0 +1,405 @@
+import type Stripe from 'stripe';
+import type { Pool, PoolClient } from '../db/pool.js';
+import { ReconError } from '../errors.js';
+import type { ReversalKind } from '../domain/types.js';
+import {
+  InvalidObjectError,
+  embeddedReversals,
+  historyOf,
+  isObj,
+  mapCreditReversal,
+  mapDebitReversal,
+  mapReceivedCredit,
+  mapReceivedDebit,
+  mapTransfer,
+  mapTransferReversal,
+  type SnapshotContext,
+} from './mappers.js';
+import {
+  MergeMap,
+  mergeCreditReversal,
+  mergeDebitReversal,
+  mergeHistory,
+  mergeNewest,
+  mergeTransfer,
+} from './merge.js';
+import {
+  HANDLED_EVENT_TYPES,
+  isHandledEventType,
+  type HandledEventType,
+} from '../receiver/event-types.js';
+import type { HistoryRow, TransferRow } from './rows.js';
+import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
+
+// One list of handled types, shared with the receiver (which marks the others `ignored`).
+export { HANDLED_EVENT_TYPES, isHandledEventType, type HandledEventType };
+
+/** An event that can never be projected (malformed JSON or object): a poison job. */
+export class InvalidEventError extends ReconError {
+  constructor(
+    message: string,
+    readonly eventId: string | null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A reconciliation unit: reversals are reconciled together with their parent. */
+export interface TouchedUnit {
+  kind: ReversalKind;
+  /** Parent id: tr_ / rc_ / rd_. */
+  key: string;
+}
+
+export interface ApplyResult {
+  touchedUnits: TouchedUnit[];
+  /** Events projected (handled types). */
+  processed: number;
+  /** Events of types this projector does not handle. */
+  ignored: number;
+  /** Rows written or changed per table (guarded no-ops excluded). */
+  changed: Record<string, number>;
+  /** Transfer reversals fetched with listReversals because an event had `has_more`. */
+  listed: number;
+}
+
+/** The minimal event shape we rely on; checked by `parseEvent`. */
+export interface EventLike {
+  id: string;
+  type: string;
+  created: number;
+  account?: string | null;
+  data: { object: unknown };
+}
+
+/** Parses and checks one raw event JSON; throws InvalidEventError on anything unprojectable. */
+export function parseEvent(payload: string | unknown): EventLike {
+  let e: unknown = payload;
+  if (typeof payload === 'string') {
+    try {
+      e = JSON.parse(payload);
+    } catch (err) {
+      throw new InvalidEventError('event payload is not valid JSON', null, { cause: err });
+    }
+  }
+  if (!isObj(e) || typeof e.id !== 'string' || !e.id) {
+    throw new InvalidEventError('event has no id', null);
+  }
+  const id = e.id;
+  if (typeof e.type !== 'string') throw new InvalidEventError(`event ${id}: no type`, id);
+  if (typeof e.created !== 'number' || !Number.isSafeInteger(e.created)) {
+    throw new InvalidEventError(`event ${id}: created must be unix seconds`, id);
+  }
+  if (e.account !== undefined && e.account !== null && typeof e.account !== 'string') {
+    throw new InvalidEventError(`event ${id}: account must be a string or null`, id);
+  }
+  if (isHandledEventType(e.type) && (!isObj(e.data) || !isObj(e.data.object))) {
+    throw new InvalidEventError(`event ${id}: data.object missing`, id);
+  }
+  const ev = e as unknown as EventLike;
+  // Map once now so a malformed object fails as poison here, not inside a batch.
+  try {
+    new BatchRows().addEvent(ev);
+  } catch (err) {
+    if (err instanceof InvalidObjectError) {
+      throw new InvalidEventError(`event ${id}: ${err.message}`, id, { cause: err });
+    }
+    throw err;
+  }
+  return ev;
+}
+
+/** Rows of one batch, merged per id with the same rules the SQL applies across batches. */
+class BatchRows {
+  readonly transfers = new MergeMap<TransferRow>((r) => r.id, mergeTransfer);
+  readonly transfer_reversals = new MergeMap(
+    (r: RowsByTable['transfer_reversals'][number]) => r.id,
+    mergeNewest,
+  );
+  readonly credit_reversals = new MergeMap(
+    (r: RowsByTable['credit_reversals'][number]) => r.id,
+    mergeCreditReversal,
+  );
+  readonly debit_reversals = new MergeMap(
+    (r: RowsByTable['debit_reversals'][number]) => r.id,
+    mergeDebitReversal,
+  );
+  readonly received_credits = new MergeMap(
+    (r: RowsByTable['received_credits'][number]) => r.id,
+    mergeNewest,
+  );
+  readonly received_debits = new MergeMap(
+    (r: RowsByTable['received_debits'][number]) => r.id,
+    mergeNewest,
+  );
+  readonly history = new MergeMap<HistoryRow>(
+    (r) => `${r.object_id}\u0000${r.to_status}`,
+    mergeHistory,
+  );
+  readonly units = new Map<string, TouchedUnit>();
+  /** Transfers whose embedded list was truncated: [transfer, context]. */
+  readonly truncated: Array<{ transfer: TransferRow; ctx: SnapshotContext }> = [];
+
+  private unit(kind: ReversalKind, key: string) {
+    this.units.set(`${kind}:${key}`, { kind, key });
+  }
+
+  addEvent(e: EventLike): boolean {
+    if (!isHandledEventType(e.type)) return false;
+    const ctx: SnapshotContext = {
+      account: e.account ?? null,
+      snapshotAt: e.created * 1000,
+      snapshotId: e.id,
+    };
+    this.addObject(e.data.object, ctx, e.type);
+    return true;
+  }
+
+  /** Adds one Stripe object of a projected type; `eventType` only matters for debit reversals. */
+  addObject(obj: unknown, ctx: SnapshotContext, eventType?: string): void {
+    const kind = isObj(obj) ? obj.object : undefined;
+    switch (kind) {
+      case 'transfer': {
+        const t = mapTransfer(obj, ctx);
+        this.transfers.add(t);
+        const { data, hasMore } = embeddedReversals(obj);
+        for (const r of data) this.addTransferReversal(r, { ...ctx, livemode: t.livemode });
+        if (hasMore) this.truncated.push({ transfer: t, ctx });
+        this.unit('transfer_reversal', t.id);
+        return;
+      }
+      case 'transfer_reversal': {
+        this.addTransferReversal(obj, { ...ctx, livemode: false });
+        return;
+      }
+      case 'treasury.credit_reversal': {
+        const r = mapCreditReversal(obj, ctx);
+        this.credit_reversals.add(r);
+        const h = historyOf(r, 'credit_reversal');
+        if (h) this.history.add(h);
+        this.unit('credit_reversal', r.received_credit);
+        return;
+      }
+      case 'treasury.debit_reversal': {
+        const r = mapDebitReversal(obj, {
+          ...ctx,
+          initialCreditGranted: eventType === 'treasury.debit_reversal.initial_credit_granted',
+        });
+        this.debit_reversals.add(r);
+        const h = historyOf(r, 'debit_reversal');
+        if (h) this.history.add(h);
+        this.unit('debit_reversal', r.received_debit);
+        return;
+      }
+      case 'treasury.received_credit': {
+        const r = mapReceivedCredit(obj, ctx);
+        this.received_credits.add(r);
+        this.unit('credit_reversal', r.id);
+        return;
+      }
+      case 'treasury.received_debit': {
+        const r = mapReceivedDebit(obj, ctx);
+        this.received_debits.add(r);
+        this.unit('debit_reversal', r.id);
+        return;
+      }
+      default:
+        throw new InvalidObjectError(`unexpected object type ${JSON.stringify(kind ?? null)}`);
+    }
+  }
+
+  addTransferReversal(obj: unknown, ctx: SnapshotContext & { livemode: boolean }): void {
+    const r = mapTransferReversal(obj, ctx);
+    this.transfer_reversals.add(r);
+    const h = historyOf(r, 'transfer_reversal');
+    if (h) this.history.add(h);
+    this.unit('transfer_reversal', r.transfer);
+  }
+
+  async write(c: PoolClient): Promise<Record<string, number>> {
+    const changed: Record<string, number> = {};
+    for (const table of TABLE_ORDER) {
+      changed[table] = await upsertRows(c, table, this[table].values());
+    }
+    await upsertHistory(c, this.history.values());
+    return changed;
+  }
+}
+
+export interface ApplyOptions {
+  /** Fetch time for list calls (ms); a clock seam for tests. @defaultValue Date.now */
+  now?: () => number;
+  /** Retries of the whole transaction on deadlock / serialization failure. @defaultValue 5 */
+  maxTxRetries?: number;
+}
+
+/**
+ * Lists every reversal of the transfers whose event embedded only the 10 most recent
+ * (`has_more`). Runs before the transaction opens, so no row lock is held across HTTP.
+ */
+async function listTruncated(
+  stripe: Stripe | null,
+  rows: BatchRows,
+  now: () => number,
+): Promise<number> {
+  let listed = 0;
+  const seen = new Set<string>();
+  for (const { transfer, ctx } of rows.truncated) {
+    if (seen.has(transfer.id)) continue;
+    seen.add(transfer.id);
+    if (!stripe)
+      throw new ReconError(
+        `transfer ${transfer.id} has more reversals than embedded, and no Stripe client was given`,
+      );
+    const fetchedAt = now();
+    const listCtx = {
+      account: ctx.account,
+      snapshotAt: fetchedAt,
+      snapshotId: `sweep:list:${ctx.snapshotId}`,
+      livemode: transfer.livemode,
+    };
+    const opts = ctx.account ? { stripeAccount: ctx.account } : undefined;
+    for await (const r of stripe.transfers.listReversals(transfer.id, { limit: 100 }, opts)) {
+      rows.addTransferReversal(r, listCtx);
+      listed++;
+    }
+  }
+  return listed;
+}
+
+const RETRYABLE = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
+
+async function transact<T>(
+  pool: Pool,
+  maxRetries: number,
+  fn: (c: PoolClient) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      const code = (err as { code?: string }).code;
+      if (attempt >= maxRetries || !code || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    } finally {
+      c.release();
+    }
+  }
+}
+
+function units(rows: BatchRows): TouchedUnit[] {
+  return [...rows.units.values()];
+}
+
+/**
+ * Projects a batch of Stripe events in ONE transaction (plus the list calls `has_more` needs,
+ * made before it) and marks their inbox rows processed (or ignored, for unhandled types).
+ * Any permutation of any multiset of events, in any number of concurrent calls, converges to
+ * the same rows: see docs/architecture.md, "Ordering rules".
+ * Throws InvalidEventError (before writing anything) if an event cannot be projected.
+ */
+export async function applyEvents(
+  pool: Pool,
+  stripe: Stripe | null,
+  events: ReadonlyArray<Stripe.Event | EventLike>,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const rows = new BatchRows();
+  const processedIds: string[] = [];
+  const ignoredIds: string[] = [];
+  for (const raw of events) {
+    const e = raw as EventLike;
+    try {
+      if (rows.addEvent(e)) processedIds.push(e.id);
+      else ignoredIds.push(e.id);
+    } catch (err) {
+      if (err instanceof InvalidObjectError) {
+        throw new InvalidEventError(`event ${e.id}: ${err.message}`, e.id, { cause: err });
+      }
+      throw err;
+    }
+  }
+  const listed = await listTruncated(stripe, rows, opts.now ?? Date.now);
+  const ids = [...processedIds, ...ignoredIds].sort();
+  const changed = await transact(pool, opts.maxTxRetries ?? 5, async (c) => {
+    const changed = await rows.write(c);
+    if (ids.length > 0) {
+      await c.query(
+        `UPDATE "stripe_events"
+            SET "status" = CASE WHEN "id" = ANY($2::text[]) THEN 'ignored' ELSE 'processed' END,
+                "processed_at" = now(), "attempts" = "attempts" + 1, "last_error" = NULL
+          WHERE "id" = ANY($1::text[])`,
+        [ids, ignoredIds],
+      );
+    }
+    return changed;
+  });
+  return {
+    touchedUnits: units(rows),
+    processed: processedIds.length,
+    ignored: ignoredIds.length,
+    changed,
+    listed,
+  };
+}
+
+/** One object fetched from a Stripe list/retrieve call, with the account it belongs to. */
+export interface SnapshotItem {
+  object: unknown;
+  /** Connect account the object was listed under (Stripe-Account), or null for the platform. */
+  account: string | null;
+  /** When it was fetched (ms). @defaultValue opts.fetchedAtMs ?? now() */
+  fetchedAtMs?: number;
+  /** Only for bare transfer reversals (which have no livemode): their transfer's. */
+  livemode?: boolean;
+}
+
+export interface ApplySnapshotsOptions extends ApplyOptions {
+  source: 'sweep';
+  /** Names the snapshot: snapshot_id = `sweep:<runId>`. @defaultValue 'adhoc' */
+  runId?: string;
+  fetchedAtMs?: number;
+  /** Needed only when a listed transfer's embedded reversals are truncated. */
+  stripe?: Stripe | null;
+  /** Livemode for bare transfer reversals without their own. @defaultValue false */
+  livemode?: boolean;
+}
+
+/**
+ * The sweep's way in: objects from list calls go through the same mappers, merge rules and
+ * guarded SQL as events, ordered by (fetch time ms, `sweep:<runId>`).
+ */
+export async function applySnapshots(
+  pool: Pool,
+  items: readonly SnapshotItem[],
+  opts: ApplySnapshotsOptions,
+): Promise<ApplyResult> {
+  const now = opts.now ?? Date.now;
+  const rows = new BatchRows();
+  const snapshotId = `${opts.source}:${opts.runId ?? 'adhoc'}`;
+  const defaultAt = opts.fetchedAtMs ?? now();
+  for (const item of items) {
+    const ctx: SnapshotContext = {
+      account: item.account,
+      snapshotAt: item.fetchedAtMs ?? defaultAt,
+      snapshotId,
+    };
+    if (isObj(item.object) && item.object.object === 'transfer_reversal') {
+      rows.addTransferReversal(item.object, {
+        ...ctx,
+        livemode: item.livemode ?? opts.livemode ?? false,
+      });
+    } else {
+      rows.addObject(item.object, ctx);
+    }
+  }
+  const listed = await listTruncated(opts.stripe ?? null, rows, now);
+  const changed = await transact(pool, opts.maxTxRetries ?? 5, (c) => rows.write(c));
+  return { touchedUnits: units(rows), processed: items.length, ignored: 0, changed, listed };
+}

@@ -1,0 +1,292 @@
+import type { Pool, PoolClient } from '../db/pool.js';
+import { relayEnqueuedTotal } from '../metrics.js';
+import type { Runtime } from '../runtime.js';
+import { addEventJobs, redisReady, withTimeout, type EventJobSource } from './producer.js';
+
+/**
+ * The inbox relay: the receiver acknowledges from Postgres, so anything it stored but could not
+ * enqueue (Redis down, process killed between commit and enqueue) is enqueued from here. Rows are
+ * claimed page by page with FOR UPDATE SKIP LOCKED, so several processes can run a relay without
+ * doubling the work (a double add would be harmless anyway: job id = event id).
+ *
+ * Which rows: `status = 'pending'` and either never enqueued (older than `minAgeMs`, so the
+ * receiver's own enqueue is not raced) or enqueued longer than `stuckAfterMs` ago and still pending.
+ * A "stuck" row's job is looked up first, because BullMQ ignores an add whose job id exists:
+ *   - missing (`unknown`): the job is gone (Redis lost it, or it completed without the worker
+ *     marking the row) → added again;
+ *   - `failed`: exhausted its attempts → left for the dead-letter replay (`recon replay --dead-letter`);
+ *   - waiting / active / delayed / completed: still in BullMQ's hands → left alone.
+ * Every row looked at gets `enqueued_at = now()`, so it is looked at again only after `stuckAfterMs`.
+ *
+ * Assumes the event worker moves a row out of `pending` (`processed` / `failed`) when it is done.
+ */
+
+export interface InboxRelayOptions {
+  /** Time between passes. @defaultValue config RELAY_INTERVAL */
+  intervalMs?: number;
+  /** A pending row enqueued this long ago is checked against BullMQ. @defaultValue config RELAY_STUCK_AFTER */
+  stuckAfterMs?: number;
+  /** Never-enqueued rows younger than this are left to the receiver. @defaultValue 1000 */
+  minAgeMs?: number;
+  /** Rows per page (one addBulk, one UPDATE, one transaction each). @defaultValue 500 */
+  pageSize?: number;
+  /** Most pages per pass, so one pass cannot run forever. @defaultValue 200 */
+  maxPagesPerPass?: number;
+  /** Bound on each Redis round trip. @defaultValue 5000 */
+  redisTimeoutMs?: number;
+}
+
+export interface RelayPassResult {
+  /** Never-enqueued rows added. */
+  added: number;
+  /** Stuck rows whose job was missing, added again. */
+  readded: number;
+  /** Stuck rows whose job is still waiting/active/delayed/completed. */
+  inQueue: number;
+  /** Stuck rows whose job failed: left to the dead-letter replay. */
+  failed: number;
+  pages: number;
+  /** Why the pass stopped early, if it did. */
+  skipped?: string;
+}
+
+export interface InboxRelay {
+  /** Runs one pass now (waits for a running one first). */
+  runNow(): Promise<RelayPassResult>;
+  stop(): Promise<void>;
+}
+
+interface RelayRow extends EventJobSource {
+  stuck: boolean;
+}
+
+/** A Redis step failed: the page's transaction rolls back and the pass ends early. */
+class RedisStepError extends Error {}
+
+const CLAIM_SQL = `
+SELECT id, type, account, payload, enqueued_at IS NOT NULL AS stuck
+  FROM stripe_events
+ WHERE status = 'pending'
+   AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => $1::float8 / 1000))
+        OR enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
+ ORDER BY received_at
+ LIMIT $3
+   FOR UPDATE SKIP LOCKED`;
+
+const MARK_SQL = `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[])`;
+
+async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const r = await fn(c);
+    await c.query('COMMIT');
+    return r;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+/** One relay pass over the inbox. Throws only on Postgres errors; Redis trouble ends the pass early. */
+export async function relayInboxOnce(
+  rt: Runtime,
+  opts: InboxRelayOptions = {},
+): Promise<RelayPassResult> {
+  const stuckAfterMs = opts.stuckAfterMs ?? rt.config.RELAY_STUCK_AFTER;
+  const minAgeMs = opts.minAgeMs ?? 1_000;
+  const pageSize = opts.pageSize ?? 500;
+  const maxPages = opts.maxPagesPerPass ?? 200;
+  const timeoutMs = opts.redisTimeoutMs ?? 5_000;
+  const queue = rt.queues.events;
+  const result: RelayPassResult = { added: 0, readded: 0, inQueue: 0, failed: 0, pages: 0 };
+
+  while (result.pages < maxPages) {
+    if (!redisReady(rt.redis)) {
+      result.skipped = `redis ${rt.redis.status}`;
+      break;
+    }
+    let claimed = 0;
+    try {
+      claimed = await inTx(rt.pool, async (c) => {
+        const { rows } = await c.query<RelayRow>(CLAIM_SQL, [minAgeMs, stuckAfterMs, pageSize]);
+        if (rows.length === 0) return 0;
+        const fresh = rows.filter((r) => !r.stuck);
+        const stuck = rows.filter((r) => r.stuck);
+        const missing: RelayRow[] = [];
+        try {
+          const states = await withTimeout(
+            Promise.all(stuck.map((r) => queue.getJobState(r.id))),
+            timeoutMs,
+            'job state lookup',
+          );
+          states.forEach((state, i) => {
+            if (state === 'unknown') missing.push(stuck[i]!);
+            else if (state === 'failed') result.failed++;
+            else result.inQueue++;
+          });
+          await addEventJobs(queue, rt.redis, [...fresh, ...missing], timeoutMs);
+        } catch (err) {
+          throw new RedisStepError((err as Error).message, { cause: err });
+        }
+        await c.query(MARK_SQL, [rows.map((r) => r.id)]);
+        result.added += fresh.length;
+        result.readded += missing.length;
+        return rows.length;
+      });
+    } catch (err) {
+      if (!(err instanceof RedisStepError)) throw err; // Postgres: the caller logs it
+      result.skipped = (err as Error).message;
+      break;
+    }
+    result.pages++;
+    if (claimed < pageSize) break;
+  }
+  if (result.added) relayEnqueuedTotal.inc({ reason: 'not_enqueued' }, result.added);
+  if (result.readded) relayEnqueuedTotal.inc({ reason: 'job_missing' }, result.readded);
+  return result;
+}
+
+/** Runs a pass at once and then every `intervalMs` (never two at a time in one process). */
+export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): InboxRelay {
+  const intervalMs = opts.intervalMs ?? rt.config.RELAY_INTERVAL;
+  const log = rt.log.child({ component: 'relay' });
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<RelayPassResult> | undefined;
+
+  const pass = async (): Promise<RelayPassResult> => {
+    try {
+      const r = await relayInboxOnce(rt, opts);
+      const { added, readded, inQueue, failed, pages, skipped } = r;
+      if (added || readded || failed) {
+        log.info({ added, readded, inQueue, failed, pages }, 'inbox relay enqueued events');
+      } else if (skipped) {
+        log.debug({ skipped }, 'inbox relay pass skipped');
+      }
+      if (skipped && (added || readded)) log.warn({ skipped }, 'inbox relay pass stopped early');
+      return r;
+    } catch (err) {
+      log.warn({ reason: (err as Error).message }, 'inbox relay pass failed');
+      return {
+        added: 0,
+        readded: 0,
+        inQueue: 0,
+        failed: 0,
+        pages: 0,
+        skipped: (err as Error).message,
+      };
+    }
+  };
+
+  const run = (): Promise<RelayPassResult> => {
+    if (!running) running = pass().finally(() => (running = undefined));
+    return running;
+  };
+
+  const loop = () => {
+    if (stopped) return;
+    void run().finally(() => {
+      if (!stopped) {
+        timer = setTimeout(loop, intervalMs);
+        timer.unref?.();
+      }
+    });
+  };
+  loop();
+
+  return {
+    async runNow() {
+      if (running) await running;
+      return run();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      if (running) await running;
+    },
+  };
+}
+
+export interface ReplayInboxOptions {
+  /** Rows received at or after this time. */
+  since: Date;
+  /** Also replay rows stored as `ignored` (no worker handles them). @defaultValue false */
+  includeIgnored?: boolean;
+  /** @defaultValue 500 */
+  pageSize?: number;
+  /** Bound on each Redis round trip. @defaultValue 10000 */
+  redisTimeoutMs?: number;
+  onProgress?: (done: number) => void;
+}
+
+type ReplayRow = EventJobSource & { received_at: Date };
+
+export interface ReplayInboxResult {
+  /** Rows re-enqueued. */
+  enqueued: number;
+  /** Completed or failed jobs removed first, so the add is not ignored. */
+  removed: number;
+  /** Rows whose job is still waiting/active/delayed: left in the queue as they are. */
+  alreadyQueued: number;
+}
+
+/**
+ * `recon replay --inbox --since T`: enqueues every inbox row received since T again, whatever its
+ * status (except `ignored`, unless asked). Completed and failed jobs with the same id are removed
+ * first (BullMQ would ignore the add otherwise); rows go back to `pending` with a fresh enqueued_at.
+ */
+export async function replayInbox(
+  rt: Runtime,
+  opts: ReplayInboxOptions,
+): Promise<ReplayInboxResult> {
+  const pageSize = opts.pageSize ?? 500;
+  const timeoutMs = opts.redisTimeoutMs ?? 10_000;
+  const queue = rt.queues.events;
+  const result: ReplayInboxResult = { enqueued: 0, removed: 0, alreadyQueued: 0 };
+  let after: { at: Date; id: string } | null = null;
+  for (;;) {
+    const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(
+      `SELECT id, type, account, payload, received_at
+         FROM stripe_events
+        WHERE received_at >= $1
+          AND ($2::bool OR status <> 'ignored')
+          AND ($3::timestamptz IS NULL OR (received_at, id) > ($3::timestamptz, $4::text))
+        ORDER BY received_at, id
+        LIMIT $5`,
+      [opts.since, opts.includeIgnored ?? false, after?.at ?? null, after?.id ?? null, pageSize],
+    );
+    if (rows.length === 0) break;
+    if (!redisReady(rt.redis))
+      throw new Error(`Redis is not connected (status ${rt.redis.status})`);
+    const states = await withTimeout(
+      Promise.all(rows.map((r) => queue.getJobState(r.id))),
+      timeoutMs,
+      'job state lookup',
+    );
+    const finished = rows.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
+    const removed = await withTimeout(
+      Promise.all(finished.map((r) => queue.remove(r.id))),
+      timeoutMs,
+      'job removal',
+    );
+    result.removed += removed.filter((n) => n === 1).length;
+    result.alreadyQueued += states.filter(
+      (s) => s !== 'completed' && s !== 'failed' && s !== 'unknown',
+    ).length;
+    await addEventJobs(queue, rt.redis, rows, timeoutMs);
+    await rt.pool.query(
+      `UPDATE stripe_events SET status = 'pending', enqueued_at = now()
+        WHERE id = ANY($1::text[]) AND status <> 'ignored'`,
+      [rows.map((r) => r.id)],
+    );
+    result.enqueued += rows.length;
+    opts.onProgress?.(result.enqueued);
+    const last: ReplayRow = rows[rows.length - 1]!;
+    after = { at: last.received_at, id: last.id };
+    if (rows.length < pageSize) break;
+  }
+  return result;
+}

@@ -1,0 +1,40 @@
+import Stripe from 'stripe';
+import type { Config } from './config/config.js';
+
+/**
+ * The API version stripe-node 23.1.0 pins (its types describe exactly this version). Pinned
+ * explicitly so an SDK upgrade cannot silently change the shapes we project.
+ */
+export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
+
+export interface StripeClientOptions {
+  /** @defaultValue 2 (stripe-node's own default in 23.1.0; retries 409, 5xx and connection errors) */
+  maxNetworkRetries?: number;
+  /** @defaultValue 20_000 */
+  timeoutMs?: number;
+}
+
+/**
+ * The real `stripe` SDK, pointed at api.stripe.com or — through STRIPE_API_BASE — at the local
+ * simulator (`http://127.0.0.1:12111`). Telemetry is off: no latency headers leave the process.
+ */
+export function createStripeClient(
+  config: Pick<Config, 'STRIPE_API_KEY' | 'STRIPE_API_BASE'>,
+  opts: StripeClientOptions = {},
+): Stripe {
+  const base = config.STRIPE_API_BASE ? new URL(config.STRIPE_API_BASE) : undefined;
+  const protocol = base?.protocol === 'http:' ? 'http' : 'https';
+  return new Stripe(config.STRIPE_API_KEY, {
+    apiVersion: STRIPE_API_VERSION,
+    maxNetworkRetries: opts.maxNetworkRetries ?? 2,
+    timeout: opts.timeoutMs ?? 20_000,
+    telemetry: false,
+    ...(base
+      ? {
+          host: base.hostname,
+          port: base.port ? Number(base.port) : protocol === 'http' ? 80 : 443,
+          protocol,
+        }
+      : {}),
+  });
+}

@@ -1,0 +1,192 @@
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInboxRelay } from '../../src/queue/relay.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
+import {
+  buildTestApp,
+  captureLog,
+  injectEvent,
+  loadFixtureEvent,
+  makeEvent,
+  testConfig,
+} from '../support/events.js';
+
+const transfer = () => loadFixtureEvent('transfer.created').data.object;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway Redis we can stop and start (no persistence: a restart loses every job). */
+class ScratchRedis {
+  constructor(readonly port: number) {}
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  start() {
+    execFileSync('redis-server', [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--daemonize',
+      'yes',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+    ]);
+  }
+  stop() {
+    try {
+      execFileSync('redis-cli', ['-p', String(this.port), 'shutdown', 'nosave'], {
+        stdio: 'ignore',
+      });
+    } catch {
+      // redis-cli exits non-zero when the server closes the connection on shutdown
+    }
+  }
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+async function rows(ids: string[]) {
+  const r = await db.pool.query<{ id: string; enqueued_at: Date | null }>(
+    'SELECT id, enqueued_at FROM stripe_events WHERE id = ANY($1)',
+    [ids],
+  );
+  return r.rows;
+}
+
+describe('Redis down', () => {
+  let redis: ScratchRedis;
+  let rt: Runtime;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    redis = new ScratchRedis(await freePort());
+    redis.start();
+    rt = createRuntime(
+      testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url }),
+      captureLog().log,
+    );
+    app = await buildTestApp(rt);
+    await waitFor(() => rt.redis.status === 'ready', { what: 'scratch redis' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await rt?.close();
+    redis?.stop();
+  });
+
+  it('acks from Postgres while Redis is away; the relay enqueues every event once it is back', async () => {
+    const before = Array.from({ length: 3 }, () => makeEvent('transfer.created', transfer()));
+    for (const ev of before) expect((await injectEvent(app, ev)).statusCode).toBe(200);
+    await waitFor(async () => (await rows(before.map((e) => e.id))).every((r) => r.enqueued_at), {
+      what: 'normal enqueue',
+    });
+
+    redis.stop();
+    await waitFor(() => rt.redis.status !== 'ready', { what: 'redis to go away' });
+
+    const during = Array.from({ length: 20 }, () =>
+      makeEvent('treasury.debit_reversal.created', transfer()),
+    );
+    const responses = await Promise.all(during.map((ev) => injectEvent(app, ev)));
+    expect(responses.map((r) => r.statusCode)).toEqual(during.map(() => 200));
+    expect(responses.every((r) => r.json().duplicate === false)).toBe(true);
+    const stored = await rows(during.map((e) => e.id));
+    expect(stored).toHaveLength(20);
+    expect(stored.every((r) => r.enqueued_at === null)).toBe(true);
+
+    const ready = await app.inject('/readyz');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ postgres: 'ok', redis: 'unavailable', failed: ['redis'] });
+
+    redis.start();
+    await waitFor(() => rt.redis.status === 'ready', { what: 'redis to come back' });
+    const relay = startInboxRelay(rt, { intervalMs: 100, stuckAfterMs: 60_000, minAgeMs: 0 });
+    try {
+      await waitFor(
+        async () => {
+          const jobs = await Promise.all(during.map((ev) => rt.queues.events.getJob(ev.id)));
+          return jobs.every((j) => j !== undefined);
+        },
+        { what: 'relay to enqueue all 20' },
+      );
+    } finally {
+      await relay.stop();
+    }
+    const job = await rt.queues.events.getJob(during[0]!.id);
+    expect(job?.data).toMatchObject({ id: during[0]!.id, type: 'treasury.debit_reversal.created' });
+    expect((await rows(during.map((e) => e.id))).every((r) => r.enqueued_at)).toBe(true);
+  });
+
+  it('never hangs a request when Redis was never reachable', async () => {
+    const rt2 = createRuntime(
+      testConfig({ DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1' }),
+      captureLog().log,
+    );
+    const app2 = await buildTestApp(rt2);
+    try {
+      const ev = makeEvent('transfer.reversed', transfer());
+      const res = await injectEvent(app2, ev);
+      expect(res.statusCode).toBe(200);
+      expect(await rows([ev.id])).toMatchObject([{ id: ev.id, enqueued_at: null }]);
+    } finally {
+      await app2.close();
+      await rt2.close();
+    }
+  });
+});
+
+describe('Postgres down', () => {
+  it('answers 503 and acknowledges nothing', async () => {
+    const logs = captureLog();
+    const rt = createRuntime(
+      testConfig({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/recon_down' }),
+      logs.log,
+    );
+    const app = await buildTestApp(rt);
+    try {
+      const ev = makeEvent('transfer.created', transfer());
+      const res = await injectEvent(app, ev);
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({
+        error: { type: 'api_error', message: 'temporarily unavailable, retry later' },
+      });
+      expect(await rt.queues.events.getJob(ev.id)).toBeUndefined();
+      expect(await rows([ev.id])).toEqual([]);
+
+      const ready = await app.inject('/readyz');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({
+        postgres: 'unavailable',
+        redis: 'ok',
+        failed: ['postgres'],
+      });
+      expect(logs.text()).toContain('inbox unavailable');
+    } finally {
+      await app.close();
+      await rt.close();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import { inTransaction } from '../db/pool.js';
+import { enqueueReconcile, type UnitRef } from '../reconciliation/enqueue.js';
+import type { Runtime } from '../runtime.js';
+import type { LedgerEntryInput } from './schema.js';
+import { projectedParents, type Queryable } from './units.js';
+
+export const LEDGER_SOURCES = ['api', 'csv', 'sql'] as const;
+export type LedgerSourceName = (typeof LEDGER_SOURCES)[number];
+
+export type UpsertResult = 'created' | 'updated' | 'unchanged';
+
+export interface UpsertOutcome {
+  results: Array<{ id: string; result: UpsertResult }>;
+  /** Units whose reconcile jobs were enqueued (new and, for moved entries, previous units). */
+  units: UnitRef[];
+}
+
+/**
+ * Writes validated entries in ONE transaction and enqueues a reconcile job for every unit they
+ * touch. Idempotent on the platform's entry id: a row is only rewritten (and `updated_at` only
+ * bumped, which restarts its grace period) when one of its fields differs; `source` alone never
+ * counts as a change. Ids must be unique within one call (the API and the CSV import enforce it).
+ */
+export async function upsertLedgerEntries(
+  rt: Pick<Runtime, 'pool' | 'queues' | 'log'>,
+  entries: readonly LedgerEntryInput[],
+  source: LedgerSourceName,
+): Promise<UpsertOutcome> {
+  if (entries.length === 0) return { results: [], units: [] };
+  // Sorted by id so concurrent overlapping batches lock rows in one order (no deadlocks).
+  const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const { written, previous, parents } = await inTransaction(rt.pool, async (c) => {
+    const ids = sorted.map((e) => e.id);
+    const prev = await c.query<{
+      id: string;
+      kind: string;
+      stripe_id: string | null;
+      parent_id: string | null;
+    }>(
+      'SELECT id, kind, stripe_id, parent_id FROM ledger_entries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+      [ids],
+    );
+    const rows = await writeRows(c, sorted, source);
+    const stripeIds = [
+      ...sorted.map((e) => e.stripe_id),
+      ...prev.rows.map((r) => r.stripe_id),
+    ].filter((s): s is string => !!s);
+    return {
+      written: rows,
+      previous: new Map(prev.rows.map((r) => [r.id, r])),
+      parents: await projectedParents(c, stripeIds),
+    };
+  });
+
+  const results = entries.map((e) => {
+    const w = written.get(e.id);
+    return {
+      id: e.id,
+      result: (w === undefined ? 'unchanged' : w ? 'created' : 'updated') as UpsertResult,
+    };
+  });
+
+  const units = new Map<string, UnitRef>();
+  const add = (kind: string, key: string | null | undefined) => {
+    if (key && !units.has(key)) units.set(key, { kind, key });
+  };
+  const addEntryUnits = (e: {
+    kind: string;
+    stripe_id: string | null;
+    parent_id: string | null;
+  }) => {
+    const projected = e.stripe_id ? parents.get(e.stripe_id) : undefined;
+    add(projected?.kind ?? e.kind, projected?.parentId);
+    add(e.kind, e.parent_id);
+    if (!projected && !e.parent_id) add(e.kind, e.stripe_id);
+  };
+  for (const e of sorted) {
+    if (!written.has(e.id)) continue;
+    addEntryUnits(e);
+    const old = previous.get(e.id);
+    if (old) addEntryUnits(old); // the entry may have moved: its old unit must drop it
+  }
+  const refs = [...units.values()];
+  await enqueueReconcile(rt, refs);
+  return { results, units: refs };
+}
+
+/**
+ * One multi-row upsert (rows passed as parallel arrays through unnest, so the statement and its
+ * parameter count do not grow with the batch). `WHERE … IS DISTINCT FROM` skips identical rows,
+ * so they come back in neither RETURNING nor the write set: those are "unchanged".
+ * `xmax = 0` is true only for a freshly inserted tuple.
+ */
+async function writeRows(
+  c: Queryable,
+  entries: readonly LedgerEntryInput[],
+  source: LedgerSourceName,
+): Promise<Map<string, boolean>> {
+  const col = <T>(f: (e: LedgerEntryInput) => T) => entries.map(f);
+  const { rows } = await c.query<{ id: string; inserted: boolean }>(
+    `INSERT INTO ledger_entries AS t
+       (id, kind, stripe_id, parent_id, amount, currency, expected_status, expected_status_raw,
+        account, occurred_at, metadata, source, created_at, updated_at)
+     SELECT u.id, u.kind, u.stripe_id, u.parent_id, u.amount, u.currency, u.expected_status,
+            u.expected_status_raw, u.account,
+            (to_timestamp(u.occurred_ms / 1000.0))::timestamptz(3), u.metadata::jsonb, $12,
+            now(), now()
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                 $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[])
+          AS u(id, kind, stripe_id, parent_id, amount, currency, expected_status,
+               expected_status_raw, account, occurred_ms, metadata)
+     ON CONFLICT (id) DO UPDATE SET
+       kind = EXCLUDED.kind, stripe_id = EXCLUDED.stripe_id, parent_id = EXCLUDED.parent_id,
+       amount = EXCLUDED.amount, currency = EXCLUDED.currency,
+       expected_status = EXCLUDED.expected_status, expected_status_raw = EXCLUDED.expected_status_raw,
+       account = EXCLUDED.account, occurred_at = EXCLUDED.occurred_at, metadata = EXCLUDED.metadata,
+       source = EXCLUDED.source, updated_at = now()
+     WHERE (t.kind, t.stripe_id, t.parent_id, t.amount, t.currency, t.expected_status,
+            t.expected_status_raw, t.account, t.occurred_at, t.metadata)
+       IS DISTINCT FROM
+           (EXCLUDED.kind, EXCLUDED.stripe_id, EXCLUDED.parent_id, EXCLUDED.amount,
+            EXCLUDED.currency, EXCLUDED.expected_status, EXCLUDED.expected_status_raw,
+            EXCLUDED.account, EXCLUDED.occurred_at, EXCLUDED.metadata)
+     RETURNING t.id, (t.xmax = 0) AS inserted`,
+    [
+      col((e) => e.id),
+      col((e) => e.kind),
+      col((e) => e.stripe_id),
+      col((e) => e.parent_id),
+      col((e) => e.amount),
+      col((e) => e.currency),
+      col((e) => e.expected_status),
+      col((e) => e.expected_status_raw),
+      col((e) => e.account),
+      col((e) => e.occurred_at),
+      col((e) => JSON.stringify(e.metadata)),
+      source,
+    ],
+  );
+  return new Map(rows.map((r) => [r.id, r.inserted]));
+}

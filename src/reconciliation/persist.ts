@@ -1,0 +1,171 @@
+import { inTransaction } from '../db/pool.js';
+import { severityRank } from '../domain/severity.js';
+import type { Mismatch, MismatchKind, Severity } from '../domain/types.js';
+import type { Queryable } from '../ledger/units.js';
+import type { Runtime } from '../runtime.js';
+import { newMismatchId, type MismatchRow } from './mismatch-record.js';
+
+/** A mismatch with the unit that produced it (needed when several units are persisted at once). */
+export type UnitMismatch = Mismatch & { unitKey?: string };
+
+export interface OpenedMismatch {
+  row: MismatchRow;
+  /** True when this fingerprint had been resolved before and is true again. */
+  reopened: boolean;
+}
+
+export interface EscalatedMismatch {
+  row: MismatchRow;
+  previousSeverity: Severity;
+}
+
+/**
+ * What changed, for alerting: a new or reopened problem, a severity that rose, a problem that
+ * cleared. Mismatches merely seen again (same or lower severity) are not changes.
+ */
+export interface MismatchChanges {
+  opened: OpenedMismatch[];
+  escalated: EscalatedMismatch[];
+  resolved: MismatchRow[];
+}
+
+export function emptyChanges(): MismatchChanges {
+  return { opened: [], escalated: [], resolved: [] };
+}
+
+const RESOLUTION_REASON: Partial<Record<MismatchKind, string>> = {
+  missing_in_ledger: 'no longer detected: the ledger now has a matching entry',
+  missing_in_stripe: 'no longer detected: Stripe now has the reversal (or the entry was withdrawn)',
+  stuck_processing: 'no longer detected: the reversal left processing',
+};
+const DEFAULT_REASON = 'no longer detected: ledger and Stripe agree';
+
+/**
+ * Writes the reconciler's verdict for some units in one transaction. See `persistMismatchesWith`.
+ * `unitKeys` must list every unit that was reconciled — including those that produced nothing —
+ * because "not produced any more" is what resolves a mismatch.
+ */
+export async function persistMismatches(
+  rt: Pick<Runtime, 'pool'>,
+  unitKeys: readonly string[],
+  mismatches: readonly UnitMismatch[],
+  now: number,
+): Promise<MismatchChanges> {
+  return inTransaction(rt.pool, (c) => persistMismatchesWith(c, unitKeys, mismatches, now));
+}
+
+/**
+ * - a new fingerprint is inserted `open` (first_seen_at = last_seen_at = now);
+ * - a known one is updated (last_seen_at, severity, message, amounts, expected/actual);
+ * - a resolved one that is true again is reopened: `open`, reopened_count + 1, resolved_at and
+ *   resolution_reason cleared, and its acknowledgement and notified severity cleared (it is a new
+ *   occurrence: the operator and the alerts see it afresh);
+ * - every `open` mismatch of these units whose fingerprint was not produced is resolved.
+ * Must run inside a transaction (the caller's), after the units were locked.
+ */
+export async function persistMismatchesWith(
+  c: Queryable,
+  unitKeys: readonly string[],
+  mismatches: readonly UnitMismatch[],
+  now: number,
+): Promise<MismatchChanges> {
+  const changes = emptyChanges();
+  const byFp = new Map<string, UnitMismatch & { unitKey: string }>();
+  for (const m of mismatches) {
+    const unitKey = m.unitKey ?? (unitKeys.length === 1 ? unitKeys[0] : undefined);
+    if (unitKey === undefined) {
+      throw new Error(
+        `mismatch ${m.fingerprint} has no unitKey and ${unitKeys.length} units were given`,
+      );
+    }
+    if (!byFp.has(m.fingerprint)) byFp.set(m.fingerprint, { ...m, unitKey });
+  }
+  const list = [...byFp.values()].sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1));
+  const fps = list.map((m) => m.fingerprint);
+  const at = new Date(now);
+
+  if (list.length > 0) {
+    const prior = await c.query<{ fingerprint: string; status: string; severity: Severity }>(
+      `SELECT fingerprint, status, severity FROM mismatches
+       WHERE fingerprint = ANY($1::text[]) ORDER BY fingerprint FOR UPDATE`,
+      [fps],
+    );
+    const before = new Map(prior.rows.map((r) => [r.fingerprint, r]));
+    const col = <T>(f: (m: (typeof list)[number]) => T) => list.map(f);
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const { rows } = await c.query<MismatchRow>(
+      `INSERT INTO mismatches AS m
+         (id, fingerprint, kind, severity, status, unit_key, object_type, object_id, ledger_entry_id,
+          account, currency, amount_at_risk, expected, actual, message, first_seen_at, last_seen_at,
+          updated_at)
+       SELECT u.id, u.fingerprint, u.kind, u.severity, 'open', u.unit_key, u.object_type, u.object_id,
+              u.ledger_entry_id, u.account, u.currency, u.amount_at_risk, u.expected::jsonb,
+              u.actual::jsonb, u.message, $15, $15, $15
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[],
+                   $14::text[])
+            AS u(id, fingerprint, kind, severity, unit_key, object_type, object_id, ledger_entry_id,
+                 account, currency, amount_at_risk, expected, actual, message)
+       ON CONFLICT (fingerprint) DO UPDATE SET
+         kind = EXCLUDED.kind,
+         severity = EXCLUDED.severity,
+         unit_key = EXCLUDED.unit_key,
+         object_type = EXCLUDED.object_type,
+         object_id = EXCLUDED.object_id,
+         ledger_entry_id = EXCLUDED.ledger_entry_id,
+         account = EXCLUDED.account,
+         currency = EXCLUDED.currency,
+         amount_at_risk = EXCLUDED.amount_at_risk,
+         expected = EXCLUDED.expected,
+         actual = EXCLUDED.actual,
+         message = EXCLUDED.message,
+         last_seen_at = EXCLUDED.last_seen_at,
+         status = 'open',
+         resolved_at = NULL,
+         resolution_reason = NULL,
+         reopened_count = m.reopened_count + (CASE WHEN m.status = 'resolved' THEN 1 ELSE 0 END),
+         acknowledged_at = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.acknowledged_at END,
+         acknowledged_note = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.acknowledged_note END,
+         notified_severity = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.notified_severity END,
+         updated_at = EXCLUDED.updated_at
+       RETURNING m.*`,
+      [
+        col(() => newMismatchId(now)),
+        fps,
+        col((m) => m.kind),
+        col((m) => m.severity),
+        col((m) => m.unitKey),
+        col((m) => m.objectType),
+        col((m) => m.objectId),
+        col((m) => m.ledgerEntryId),
+        col((m) => m.account),
+        col((m) => m.currency),
+        col((m) => m.amountAtRisk),
+        col((m) => json(m.expected)),
+        col((m) => json(m.actual)),
+        col((m) => m.message),
+        at,
+      ],
+    );
+    for (const row of rows) {
+      const was = before.get(row.fingerprint);
+      if (!was) changes.opened.push({ row, reopened: false });
+      else if (was.status === 'resolved') changes.opened.push({ row, reopened: true });
+      else if (severityRank(row.severity) > severityRank(was.severity)) {
+        changes.escalated.push({ row, previousSeverity: was.severity });
+      }
+    }
+  }
+
+  if (unitKeys.length > 0) {
+    const { rows } = await c.query<MismatchRow>(
+      `UPDATE mismatches SET status = 'resolved', resolved_at = $3, updated_at = $3,
+              resolution_reason = COALESCE(($4::jsonb ->> kind), $5)
+       WHERE status = 'open' AND unit_key = ANY($1::text[]) AND NOT (fingerprint = ANY($2::text[]))
+       RETURNING *`,
+      [[...new Set(unitKeys)], fps, at, JSON.stringify(RESOLUTION_REASON), DEFAULT_REASON],
+    );
+    changes.resolved.push(...rows);
+  }
+  return changes;
+}

@@ -1,0 +1,85 @@
+import { ledgerSourceFor } from '../ledger/source.js';
+import { projectedParents, unitKeyOf } from '../ledger/units.js';
+import type { Runtime } from '../runtime.js';
+import { emptyChanges, type MismatchChanges } from './persist.js';
+import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
+
+export interface ReconcileAllProgress {
+  done: number;
+  total: number;
+}
+
+export interface ReconcileAllOptions {
+  /** Units per transaction. @defaultValue 200 */
+  batchSize?: number;
+  onProgress?: (p: ReconcileAllProgress) => void;
+  /** Called after each batch with what changed in it. */
+  onChanges?: (changes: MismatchChanges) => void | Promise<void>;
+  /** @defaultValue Date.now() at each batch */
+  now?: number;
+}
+
+export interface ReconcileAllResult {
+  units: number;
+  mismatches: number;
+  changes: MismatchChanges;
+  failed: Array<{ key: string; error: unknown }>;
+}
+
+/**
+ * Every unit key there is: parents of projected reversals, projected transfers, the units of
+ * every ledger entry (`unitKeyOf`), and the units of open mismatches (so that one whose objects
+ * vanished still gets resolved). Sorted, so a run's order is reproducible.
+ */
+export async function allUnitKeys(rt: Pick<Runtime, 'pool' | 'config' | 'log'>): Promise<string[]> {
+  const source = ledgerSourceFor(rt);
+  const [projected, candidates] = await Promise.all([
+    rt.pool.query<{ key: string }>(
+      `SELECT id AS key FROM transfers
+       UNION SELECT transfer FROM transfer_reversals
+       UNION SELECT received_credit FROM credit_reversals
+       UNION SELECT received_debit FROM debit_reversals
+       UNION SELECT unit_key FROM mismatches WHERE status = 'open'`,
+    ),
+    source.unitCandidates(rt.pool),
+  ]);
+  const keys = new Set(projected.rows.map((r) => r.key));
+  const parents = await projectedParents(
+    rt.pool,
+    candidates.map((c) => c.stripe_id).filter((s): s is string => !!s),
+  );
+  for (const c of candidates)
+    keys.add(unitKeyOf({ id: '', stripe_id: c.stripe_id, parent_id: c.parent_id }, parents));
+  keys.delete('');
+  return [...keys].sort();
+}
+
+/** Reconciles every unit in batches (the nightly sweep's last step, and `recon reconcile`). */
+export async function reconcileAll(
+  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  opts: ReconcileAllOptions = {},
+): Promise<ReconcileAllResult> {
+  const batchSize = Math.max(1, opts.batchSize ?? 200);
+  const rules = rulesFromConfig(rt.config);
+  const source = ledgerSourceFor(rt);
+  const keys = await allUnitKeys(rt);
+  const result: ReconcileAllResult = {
+    units: keys.length,
+    mismatches: 0,
+    changes: emptyChanges(),
+    failed: [],
+  };
+  opts.onProgress?.({ done: 0, total: keys.length });
+  for (let i = 0; i < keys.length; i += batchSize) {
+    const batch = keys.slice(i, i + batchSize);
+    const r = await reconcileUnits(rt, batch, { rules, source, now: opts.now, trigger: 'sweep' });
+    result.mismatches += r.mismatches.length;
+    result.changes.opened.push(...r.changes.opened);
+    result.changes.escalated.push(...r.changes.escalated);
+    result.changes.resolved.push(...r.changes.resolved);
+    result.failed.push(...r.failed);
+    if (opts.onChanges) await opts.onChanges(r.changes);
+    opts.onProgress?.({ done: Math.min(keys.length, i + batch.length), total: keys.length });
+  }
+  return result;
+}

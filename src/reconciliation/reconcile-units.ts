@@ -1,0 +1,95 @@
+import type { Config } from '../config/config.js';
+import { inTransaction } from '../db/pool.js';
+import { reconcile } from '../domain/reconcile.js';
+import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
+import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
+import type { Runtime } from '../runtime.js';
+import { loadUnitsWith } from './load.js';
+import { persistMismatchesWith, type MismatchChanges, type UnitMismatch } from './persist.js';
+import { reconcileRunsTotal } from '../metrics.js';
+
+/** The reconciler's rules, from config (`RECON_*`). */
+export function rulesFromConfig(config: Config): ReconRules {
+  return {
+    graceMs: config.RECON_GRACE_PERIOD,
+    stuckAfterMs: {
+      credit_reversal: config.RECON_STUCK_AFTER_CREDIT_REVERSAL,
+      debit_reversal: config.RECON_STUCK_AFTER_DEBIT_REVERSAL,
+    },
+    matchWindowMs: config.RECON_MATCH_WINDOW,
+    metadataKey: config.RECON_MATCH_METADATA_KEY,
+  };
+}
+
+export interface ReconcileUnitsOptions {
+  /** @defaultValue rt.clock(), else Date.now() */
+  now?: number;
+  /** @defaultValue rulesFromConfig(rt.config) */
+  rules?: ReconRules;
+  /** @defaultValue ledgerSourceFor(rt) (the table, or LEDGER_SQL_VIEW) */
+  source?: LedgerSource;
+  /** Label of the `reconcile_runs_total` metric. @defaultValue 'worker' */
+  trigger?: 'worker' | 'sweep';
+}
+
+export interface ReconcileUnitsResult {
+  units: ReconUnit[];
+  mismatches: Mismatch[];
+  changes: MismatchChanges;
+  /** Units whose reconcile() threw (a bug in the domain): left untouched, reported to the caller. */
+  failed: Array<{ key: string; error: unknown }>;
+}
+
+/**
+ * Load → reconcile → persist for a batch of units, in ONE transaction that first takes a
+ * transaction-scoped advisory lock per unit (in hash order, so batches never deadlock). Two
+ * workers reconciling the same unit therefore run one after the other, and the later one reads
+ * what the earlier one could not — a stale verdict can never overwrite a fresh one.
+ */
+export async function reconcileUnits(
+  rt: Pick<Runtime, 'pool' | 'config' | 'log'> & Partial<Pick<Runtime, 'clock'>>,
+  keys: readonly string[],
+  opts: ReconcileUnitsOptions = {},
+): Promise<ReconcileUnitsResult> {
+  const unique = [...new Set(keys)];
+  const rules = opts.rules ?? rulesFromConfig(rt.config);
+  const source = opts.source ?? ledgerSourceFor(rt);
+  if (unique.length === 0)
+    return {
+      units: [],
+      mismatches: [],
+      changes: { opened: [], escalated: [], resolved: [] },
+      failed: [],
+    };
+  return inTransaction(rt.pool, async (c) => {
+    await c.query(
+      `SELECT pg_advisory_xact_lock(h) FROM (
+         SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1 OFFSET 0
+       ) AS locks`,
+      [unique],
+    );
+    // `now` is read after the locks: a run that waited must not judge with an older clock.
+    const now = opts.now ?? (rt.clock ?? Date.now)();
+    const units = await loadUnitsWith(c, source, unique);
+    const all: UnitMismatch[] = [];
+    const done: string[] = [];
+    const failed: ReconcileUnitsResult['failed'] = [];
+    for (const unit of units) {
+      try {
+        for (const m of reconcile(unit, rules, now)) all.push({ ...m, unitKey: unit.key });
+        done.push(unit.key);
+        // A reversal id used as a unit key before the reversal was projected (ledger first) is a
+        // stale unit now: its leftovers are swept with this unit's.
+        for (const r of unit.reversals) done.push(r.id);
+      } catch (error) {
+        failed.push({ key: unit.key, error });
+      }
+    }
+    const changes = await persistMismatchesWith(c, done, all, now);
+    const trigger = opts.trigger ?? 'worker';
+    if (done.length)
+      reconcileRunsTotal.inc({ trigger, result: 'ok' }, units.length - failed.length);
+    if (failed.length) reconcileRunsTotal.inc({ trigger, result: 'failed' }, failed.length);
+    return { units, mismatches: all, changes, failed };
+  });
+}

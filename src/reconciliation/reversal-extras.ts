@@ -1,0 +1,78 @@
+import { matchUnit, type MatchMethod } from '../domain/match.js';
+import type { LedgerEntry } from '../domain/types.js';
+import { projectedParents } from '../ledger/units.js';
+import type { Runtime } from '../runtime.js';
+import { loadUnits } from './load.js';
+import { toApiMismatch, type ApiMismatch, type MismatchRow } from './mismatch-record.js';
+import { rulesFromConfig } from './reconcile-units.js';
+
+export interface ApiLedgerEntry {
+  id: string;
+  object: 'ledger_entry';
+  kind: string;
+  stripe_id: string | null;
+  parent_id: string | null;
+  amount: number;
+  currency: string;
+  expected_status: string | null;
+  account: string | null;
+  occurred_at: string | null;
+  metadata: Record<string, unknown>;
+  /** How the entry was matched to the reversal: by `stripe_id`, `metadata` key or `fallback`. */
+  match_method: MatchMethod;
+}
+
+export interface ReversalExtras {
+  /** Entries matched to the reversal (the primary match first, then duplicate claims). */
+  ledger_entries: ApiLedgerEntry[];
+  /** Open mismatches about the reversal or its matched entries, newest first. */
+  mismatches: ApiMismatch[];
+}
+
+/**
+ * The reconciliation side of `GET /api/reversals/:id`: matched ledger entries (by the domain's own
+ * matcher, so the API shows exactly what the reconciler compared) and open mismatches.
+ * Returns empty lists for an id that is not projected.
+ */
+export async function reversalExtras(
+  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  id: string,
+  /** The reversal's parent when the caller already knows it (saves a lookup). */
+  parentId?: string,
+): Promise<ReversalExtras> {
+  const parent = parentId ?? (await projectedParents(rt.pool, [id])).get(id)?.parentId;
+  const entries: ApiLedgerEntry[] = [];
+  if (parent) {
+    const [unit] = await loadUnits(rt, [parent]);
+    if (unit) {
+      const m = matchUnit(unit, rulesFromConfig(rt.config)).matched.find(
+        (x) => x.reversal.id === id,
+      );
+      if (m) for (const c of [m.primary, ...m.extras]) entries.push(toApiEntry(c.entry, c.method));
+    }
+  }
+  const { rows } = await rt.pool.query<MismatchRow>(
+    `SELECT * FROM mismatches
+     WHERE status = 'open' AND (object_id = $1 OR ledger_entry_id = ANY($2::text[]))
+     ORDER BY id DESC LIMIT 100`,
+    [id, entries.map((e) => e.id)],
+  );
+  return { ledger_entries: entries, mismatches: rows.map(toApiMismatch) };
+}
+
+function toApiEntry(e: LedgerEntry, method: MatchMethod): ApiLedgerEntry {
+  return {
+    id: e.id,
+    object: 'ledger_entry',
+    kind: e.kind,
+    stripe_id: e.stripeId,
+    parent_id: e.parentId,
+    amount: e.amount,
+    currency: e.currency,
+    expected_status: e.expectedStatus,
+    account: e.account,
+    occurred_at: e.occurredAtMs === null ? null : new Date(e.occurredAtMs).toISOString(),
+    metadata: e.metadata,
+    match_method: method,
+  };
+}

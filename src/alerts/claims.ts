@@ -1,0 +1,75 @@
+import type { PoolClient } from '../db/pool.js';
+import { SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
+import type { MismatchRow } from './mismatch-json.js';
+
+/**
+ * The atomic half of "one alert per mismatch": each claim is one UPDATE … RETURNING over rows
+ * locked with SKIP LOCKED, so two workers checking at once split the rows between them and no
+ * mismatch is announced twice. `notified_severity` records the severity last announced; a claim
+ * takes rows never announced (opened) or announced at a lower severity (escalated).
+ *
+ * Run inside the transaction that also enqueues the deliveries: if enqueueing fails, the claim
+ * rolls back and the next check tries again.
+ */
+
+export interface ClaimedMismatch extends MismatchRow {
+  /** What had been announced before this claim (null: never). */
+  prev_notified: Severity | null;
+}
+
+export async function claimOpenMismatches(
+  c: PoolClient,
+  opts: { kinds: readonly MismatchKind[]; minSeverity: Severity; limit: number },
+): Promise<ClaimedMismatch[]> {
+  const { rows } = await c.query<ClaimedMismatch>(
+    `WITH c AS (
+       SELECT id, notified_severity AS prev
+         FROM mismatches
+        WHERE status = 'open'
+          AND acknowledged_at IS NULL
+          AND kind = ANY($1::text[])
+          AND array_position($2::text[], severity) >= array_position($2::text[], $3::text)
+          AND (notified_severity IS NULL
+               OR array_position($2::text[], severity) > array_position($2::text[], notified_severity))
+        ORDER BY first_seen_at, id
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED)
+     UPDATE mismatches m SET notified_severity = m.severity
+       FROM c
+      WHERE m.id = c.id
+     RETURNING m.*, c.prev AS prev_notified`,
+    [opts.kinds, SEVERITIES, opts.minSeverity, opts.limit],
+  );
+  return rows.sort(byFirstSeen);
+}
+
+/**
+ * Resolved mismatches that had been announced. Clearing `notified_severity` records that the
+ * resolution notice went out, and lets a later reopening be announced afresh.
+ */
+export async function claimResolvedMismatches(
+  c: PoolClient,
+  opts: { limit: number },
+): Promise<MismatchRow[]> {
+  const { rows } = await c.query<MismatchRow>(
+    `WITH c AS (
+       SELECT id FROM mismatches
+        WHERE status = 'resolved' AND notified_severity IS NOT NULL
+        ORDER BY resolved_at, id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED)
+     UPDATE mismatches m SET notified_severity = NULL
+       FROM c
+      WHERE m.id = c.id
+     RETURNING m.*`,
+    [opts.limit],
+  );
+  return rows.sort(byFirstSeen);
+}
+
+function byFirstSeen(a: MismatchRow, b: MismatchRow): number {
+  return (
+    new Date(a.first_seen_at).getTime() - new Date(b.first_seen_at).getTime() ||
+    a.id.localeCompare(b.id)
+  );
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { closeSweepQueue } from '../sweep/queue.js';
+import { startSweep } from '../sweep/start.js';
+import { getSweepRun, latestSweepRuns, sweepRunJson } from '../sweep/store.js';
+
+const StartBody = z.strictObject({
+  /** A connected account (`acct_…`) or `platform`; absent: every account. */
+  account: z
+    .string()
+    .regex(/^(acct_[A-Za-z0-9]+|platform)$/, 'must be acct_… or platform')
+    .optional(),
+  /** Recover events created since (ISO-8601 or unix seconds). */
+  since: z
+    .union([z.iso.datetime({ offset: true }), z.number().int().positive()])
+    .transform((v) => (typeof v === 'number' ? new Date(v * 1000) : new Date(v)))
+    .optional(),
+});
+
+function invalid(error: z.ZodError): ValidationError {
+  const details = error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ param: k, message: 'unknown parameter' }))
+      : [{ param: i.path.join('.') || 'body', message: i.message }],
+  );
+  return new ValidationError(
+    `invalid ${details[0]?.param ?? 'body'}: ${details[0]?.message ?? 'invalid'}`,
+    details,
+  );
+}
+
+/**
+ * `POST /api/reconcile` starts a sweep (202 with the run; while one is queued or running, that one
+ * is returned instead); `GET /api/reconcile/runs/:id` shows its progress; `GET /api/reconcile/runs`
+ * the recent ones.
+ */
+export async function registerReconcileRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
+  app.addHook('onClose', async () => closeSweepQueue(rt));
+
+  app.post('/api/reconcile', async (req, reply) => {
+    const parsed = StartBody.safeParse(req.body ?? {});
+    if (!parsed.success) throw invalid(parsed.error);
+    const run = await startSweep(rt, {
+      trigger: 'api',
+      account: parsed.data.account ?? null,
+      since: parsed.data.since ?? null,
+    });
+    return reply
+      .code(202)
+      .header('location', `/api/reconcile/runs/${run.id}`)
+      .send(sweepRunJson(run));
+  });
+
+  app.get<{ Params: { id: string } }>('/api/reconcile/runs/:id', async (req) => {
+    const run = await getSweepRun(rt.pool, req.params.id);
+    if (!run) throw new NotFoundError(`No such sweep run: '${req.params.id}'`);
+    return sweepRunJson(run);
+  });
+
+  app.get('/api/reconcile/runs', async () => {
+    const runs = await latestSweepRuns(rt.pool, 20);
+    return {
+      object: 'list',
+      url: '/api/reconcile/runs',
+      has_more: false,
+      data: runs.map(sweepRunJson),
+    };
+  });
+}

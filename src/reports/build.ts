@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import type { Pool } from '../db/pool.js';
+import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
+import { ReportBody, type ReportMismatch } from './schema.js';
+
+/** The sweep numbers a report repeats (a row of `sweep_runs`). */
+export interface ReportSweepInput {
+  id: string;
+  trigger: string;
+  account: string | null;
+  since: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  objects_fetched: number;
+  events_recovered: number;
+  units_done: number;
+}
+
+export interface BuildReportOptions {
+  sweep?: ReportSweepInput | null;
+  /** Reports shown in the chart, this one included. @defaultValue 30 */
+  historyLimit?: number;
+}
+
+interface Row {
+  id: string;
+  fingerprint: string;
+  kind: MismatchKind;
+  severity: Severity;
+  status: 'open' | 'resolved';
+  object_type: string;
+  object_id: string | null;
+  ledger_entry_id: string | null;
+  account: string | null;
+  currency: string | null;
+  amount_at_risk: number | null;
+  message: string;
+  first_seen_at: Date;
+  last_seen_at: Date;
+  resolved_at: Date | null;
+  resolution_reason: string | null;
+  acknowledged_at: Date | null;
+}
+
+export const newReportId = () => `rpt_${randomBytes(12).toString('hex')}`;
+
+/**
+ * Reads the mismatches and the previous report and returns the body of a new report (not yet
+ * stored). "New" and "resolved" are relative to the previous report's `created_at`; the boundary
+ * is the database clock, the same clock that stamps the mismatches.
+ */
+export async function buildReportBody(
+  pool: Pool,
+  opts: BuildReportOptions = {},
+): Promise<ReportBody> {
+  const historyLimit = opts.historyLimit ?? 30;
+  const client = await pool.connect();
+  try {
+    // One snapshot for every read below, so the counts add up even while reconciliation runs.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const now = (await client.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
+    const prev =
+      (
+        await client.query<{ id: string; created_at: Date }>(
+          'SELECT id, created_at FROM reports ORDER BY created_at DESC, id DESC LIMIT 1',
+        )
+      ).rows[0] ?? null;
+    const cols = `id, fingerprint, kind, severity, status, object_type, object_id, ledger_entry_id, account,
+      currency, amount_at_risk, message, first_seen_at, last_seen_at, resolved_at, resolution_reason,
+      acknowledged_at`;
+    const open = (
+      await client.query<Row>(
+        `SELECT ${cols} FROM mismatches WHERE status = 'open'
+          ORDER BY array_position($1::text[], severity) DESC, first_seen_at, id`,
+        [SEVERITIES],
+      )
+    ).rows;
+    const resolved = (
+      await client.query<Row>(
+        `SELECT ${cols} FROM mismatches
+          WHERE status = 'resolved' AND resolved_at <= $1 AND ($2::timestamptz IS NULL OR resolved_at > $2)
+          ORDER BY resolved_at, id`,
+        [now, prev?.created_at ?? null],
+      )
+    ).rows;
+    const history = (
+      await client.query<{ id: string; created_at: Date; open: number | null }>(
+        `SELECT id, created_at, (body->'totals'->>'open')::int AS open
+           FROM reports ORDER BY created_at DESC, id DESC LIMIT $1`,
+        [Math.max(0, historyLimit - 1)],
+      )
+    ).rows.reverse();
+    await client.query('COMMIT');
+
+    const id = newReportId();
+    const isNew = (r: Row) => !prev || r.first_seen_at.getTime() > prev.created_at.getTime();
+    const item = (r: Row, change: ReportMismatch['change']): ReportMismatch => ({
+      id: r.id,
+      fingerprint: r.fingerprint,
+      change,
+      kind: r.kind,
+      severity: r.severity,
+      status: r.status,
+      object_type: r.object_type,
+      object_id: r.object_id,
+      ledger_entry_id: r.ledger_entry_id,
+      account: r.account,
+      currency: r.currency,
+      amount_at_risk: r.amount_at_risk === null ? null : Number(r.amount_at_risk),
+      message: r.message,
+      first_seen_at: r.first_seen_at.toISOString(),
+      last_seen_at: r.last_seen_at.toISOString(),
+      resolved_at: r.resolved_at?.toISOString() ?? null,
+      resolution_reason: r.resolution_reason,
+      age_seconds: Math.max(
+        0,
+        Math.floor(((r.resolved_at ?? now).getTime() - r.first_seen_at.getTime()) / 1000),
+      ),
+      acknowledged: r.acknowledged_at !== null,
+    });
+    const openItems = open.map((r) => item(r, isNew(r) ? 'new' : 'open'));
+    const resolvedItems = resolved.map((r) => item(r, 'resolved'));
+
+    const byKind = Object.fromEntries(MISMATCH_KINDS.map((k) => [k, 0])) as Record<
+      MismatchKind,
+      number
+    >;
+    const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<
+      Severity,
+      number
+    >;
+    for (const m of openItems) {
+      byKind[m.kind] += 1;
+      bySeverity[m.severity] += 1;
+    }
+    const sweep = opts.sweep ?? null;
+    const body: ReportBody = {
+      version: 1,
+      id,
+      created_at: now.toISOString(),
+      sweep_run_id: sweep?.id ?? null,
+      previous_report: prev ? { id: prev.id, created_at: prev.created_at.toISOString() } : null,
+      sweep: sweep
+        ? {
+            trigger: sweep.trigger,
+            account: sweep.account,
+            since: sweep.since?.toISOString() ?? null,
+            started_at: sweep.started_at?.toISOString() ?? null,
+            finished_at: (sweep.finished_at ?? now).toISOString(),
+            objects_fetched: sweep.objects_fetched,
+            events_recovered: sweep.events_recovered,
+            units_reconciled: sweep.units_done,
+          }
+        : null,
+      totals: {
+        open: openItems.length,
+        new: openItems.filter((m) => m.change === 'new').length,
+        resolved: resolvedItems.length,
+        acknowledged: openItems.filter((m) => m.acknowledged).length,
+        objects_fetched: sweep?.objects_fetched ?? 0,
+        events_recovered: sweep?.events_recovered ?? 0,
+      },
+      open_by_kind: byKind,
+      open_by_severity: bySeverity,
+      open_by_account: byAccount(openItems),
+      amount_at_risk: sumMoney(openItems),
+      open: openItems,
+      resolved: resolvedItems,
+      history: [
+        ...history.map((h) => ({
+          report_id: h.id,
+          created_at: h.created_at.toISOString(),
+          open: h.open ?? 0,
+        })),
+        { report_id: id, created_at: now.toISOString(), open: openItems.length },
+      ],
+    };
+    return ReportBody.parse(body);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function sumMoney(items: readonly Pick<ReportMismatch, 'currency' | 'amount_at_risk'>[]) {
+  const sums = new Map<string, { amount: number; count: number }>();
+  for (const m of items) {
+    if (!m.currency || m.amount_at_risk === null) continue;
+    const s = sums.get(m.currency) ?? { amount: 0, count: 0 };
+    s.amount += m.amount_at_risk;
+    s.count += 1;
+    sums.set(m.currency, s);
+  }
+  return (
+    [...sums.entries()]
+      .map(([currency, s]) => ({ currency, amount: s.amount, count: s.count }))
+      // Amounts in different currencies do not compare: a stable order by currency code.
+      .sort((a, b) => a.currency.localeCompare(b.currency))
+  );
+}
+
+function byAccount(items: readonly ReportMismatch[]) {
+  const groups = new Map<string | null, ReportMismatch[]>();
+  for (const m of items) groups.set(m.account, [...(groups.get(m.account) ?? []), m]);
+  return [...groups.entries()]
+    .map(([account, ms]) => ({ account, count: ms.length, amount_at_risk: sumMoney(ms) }))
+    .sort((a, b) => b.count - a.count || String(a.account).localeCompare(String(b.account)));
+}

@@ -1,0 +1,61 @@
+import { Command, Option } from 'commander';
+import { ConfigError, ReconError } from '../errors.js';
+import { loadConfig } from '../config/config.js';
+import { migrate } from '../db/migrate.js';
+import { createLogger } from '../log/logger.js';
+import { run } from '../main.js';
+import { loadConfigWithoutStripe } from './config.js';
+import { registerOperatorCommands } from './operator-commands.js';
+
+const program = new Command()
+  .name('recon')
+  .description('Stripe reversal reconciliation worker')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('migrate, then run the receiver and all workers in one process')
+  .action(async () => run('start', loadConfig()));
+
+program
+  .command('serve')
+  .description('run the webhook receiver and operator API')
+  .action(async () => run('serve', loadConfig()));
+
+program
+  .command('worker')
+  .description('run the projection and reconciliation workers')
+  .action(async () => run('worker', loadConfig()));
+
+program
+  .command('migrate')
+  .description('apply prisma/migrations to DATABASE_URL (Prisma-compatible bookkeeping)')
+  .action(async () => {
+    const config = loadConfigWithoutStripe();
+    const r = await migrate(config.DATABASE_URL, { log: (m) => console.log(m) });
+    console.log(
+      r.applied.length
+        ? `migrated: ${r.applied.length} applied, ${r.alreadyApplied} already applied`
+        : `database is up to date (${r.alreadyApplied} migrations)`,
+    );
+  });
+
+registerOperatorCommands(program);
+
+program.addOption(new Option('--no-color', 'disable colours').hideHelp());
+
+async function main() {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    // Known failures get one clear line; anything else keeps its stack.
+    if (err instanceof ConfigError || err instanceof ReconError) {
+      console.error(`recon: ${err.message}`);
+    } else {
+      createLogger({ name: 'recon' }).error({ err }, 'fatal');
+    }
+    process.exitCode = 1;
+  }
+}
+
+await main();

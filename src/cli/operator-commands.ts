@@ -1,0 +1,269 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.js';
+import { ReconError } from '../errors.js';
+import { runDemo } from '../demo/demo.js';
+import { importLedgerCsv } from '../ledger/csv-import.js';
+import { createLogger } from '../log/logger.js';
+import { listDeadLetters, replayDeadLetters } from '../queue/dead-letter.js';
+import { replayInbox } from '../queue/relay.js';
+import { writeFile } from 'node:fs/promises';
+import { createRuntime, type Runtime } from '../runtime.js';
+import { runSimulatorCli } from '../simulator/index.js';
+import { REPORT_FORMATS, type ReportFormat } from '../reports/schema.js';
+import { renderReport } from '../reports/render.js';
+import { sweepProgress } from '../sweep/progress.js';
+import { SweepInterruptedError } from '../sweep/run.js';
+import { replayStripeEvents } from '../sweep/replay.js';
+import { backfill, runSweep, startSweep } from '../sweep/start.js';
+import { sweepRunJson, type SweepRun } from '../sweep/store.js';
+import { loadConfigWithoutStripe } from './config.js';
+import { createProgress } from './progress.js';
+import { parseSince } from './since.js';
+
+/** Runs `fn` with a runtime whose logs go to stderr at warn level, and always closes it. */
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, needsStripe = false): Promise<T> {
+  const config = needsStripe ? loadConfig() : loadConfigWithoutStripe();
+  const rt = createRuntime(config, createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }));
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+export function registerOperatorCommands(program: Command): void {
+  const ledger = program.command('ledger').description('platform ledger');
+  ledger
+    .command('import')
+    .argument(
+      '<file>',
+      'CSV with a header row: id,kind,stripe_id,parent_id,amount,currency,expected_status,account,occurred_at,metadata',
+    )
+    .option(
+      '--skip-invalid',
+      'import the good rows even if some are bad (default: nothing is written)',
+    )
+    .option('--dry-run', 'validate only')
+    .description('import ledger entries from CSV (idempotent on entry id)')
+    .action(async (file: string, opts: { skipInvalid?: boolean; dryRun?: boolean }) => {
+      await withRuntime(async (rt) => {
+        const bar = createProgress('ledger import');
+        const r = await importLedgerCsv(rt, file, {
+          skipInvalid: !!opts.skipInvalid,
+          dryRun: !!opts.dryRun,
+          onProgress: (p) =>
+            p.phase === 'validate'
+              ? bar.update(p.bytes ?? p.rows, p.totalBytes ?? p.rows, 'validating')
+              : bar.update(p.rows, p.totalRows ?? p.rows, 'writing'),
+        });
+        bar.stop();
+        for (const e of r.errors) console.error(`line ${e.line}: ${e.field}: ${e.reason}`);
+        console.log(
+          `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.invalid} invalid` +
+            (r.written ? '' : opts.dryRun ? ' (dry run: nothing written)' : ' — nothing written'),
+        );
+        if (r.invalid > 0 && !opts.skipInvalid) process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('replay')
+    .description('re-enqueue work: dead-lettered jobs, inbox rows, or events listed from Stripe')
+    .option('--dead-letter', 'retry every job that exhausted its attempts')
+    .option('--list', 'with --dead-letter: only list them')
+    .option('--inbox', 're-enqueue inbox rows received since --since')
+    .option(
+      '--stripe-events',
+      'list GET /v1/events since --since and project those the inbox lacks',
+    )
+    .option('--account <acct>', 'with --stripe-events: only this connected account, or "platform"')
+    .option('--since <time>', 'ISO-8601, unix seconds, or a duration back from now (24h)')
+    .action(
+      async (opts: {
+        deadLetter?: boolean;
+        list?: boolean;
+        inbox?: boolean;
+        stripeEvents?: boolean;
+        account?: string;
+        since?: string;
+      }) => {
+        const modes = [opts.deadLetter, opts.inbox, opts.stripeEvents].filter(Boolean).length;
+        if (modes !== 1) {
+          throw new ReconError(
+            'choose one of --dead-letter, --inbox --since T, --stripe-events --since T',
+          );
+        }
+        if ((opts.inbox || opts.stripeEvents) && !opts.since) {
+          throw new ReconError('--inbox and --stripe-events need --since T');
+        }
+        await withRuntime(async (rt) => {
+          if (opts.deadLetter) {
+            if (opts.list) {
+              const dead = await listDeadLetters(rt);
+              for (const d of dead) console.log(JSON.stringify(d));
+              console.log(`${dead.length} dead-lettered job(s)`);
+              return;
+            }
+            const r = await replayDeadLetters(rt);
+            for (const e of r.errors) console.error(`${e.queue}/${e.jobId}: ${e.message}`);
+            console.log(`${r.replayed} job(s) re-enqueued`);
+            return;
+          }
+          const since = parseSince(opts.since!);
+          if (opts.inbox) {
+            const r = await replayInbox(rt, { since });
+            console.log(
+              `${r.enqueued} event(s) re-enqueued (${r.removed} old jobs cleared, ${r.alreadyQueued} still queued)`,
+            );
+            return;
+          }
+          const r = await replayStripeEvents(rt, { since, account: opts.account });
+          console.log(
+            `${r.listed} event(s) listed from Stripe, ${r.recovered} missing from the inbox recovered`,
+          );
+        }, !!opts.stripeEvents);
+      },
+    );
+
+  program
+    .command('sim')
+    .description('run the local Stripe simulator alone (point STRIPE_API_BASE at it)')
+    .option('-p, --port <port>', 'port', '12111')
+    .option('--webhook <url>', 'deliver events to this URL (needs --webhook-secret)')
+    .option('--webhook-secret <whsec>', 'signing secret for --webhook')
+    .option('--seed <n>', 'PRNG seed')
+    .action(
+      async (opts: { port: string; webhook?: string; webhookSecret?: string; seed?: string }) => {
+        if (opts.webhook && !opts.webhookSecret?.startsWith('whsec_')) {
+          throw new ReconError('--webhook needs --webhook-secret whsec_…');
+        }
+        await runSimulatorCli({
+          port: Number(opts.port),
+          seed: opts.seed ? Number(opts.seed) : undefined,
+          webhookEndpoints: opts.webhook
+            ? [{ url: opts.webhook, secret: opts.webhookSecret! }]
+            : [],
+        });
+      },
+    );
+
+  program
+    .command('demo')
+    .description('play a seeded platform day through the Stripe simulator and the whole pipeline')
+    .option('--keep', 'leave the receiver, workers and simulator running afterwards')
+    .option('--port <port>', 'receiver port (default: a free one, or 3000 with --keep)')
+    .option('--seed <n>', 'seed of the scripted day', '42')
+    .option('--transfers <n>', 'transfers in the day', '300')
+    .action(async (opts: { keep?: boolean; port?: string; seed: string; transfers: string }) => {
+      const r = await runDemo({
+        keep: !!opts.keep,
+        port: opts.port === undefined ? undefined : Number(opts.port),
+        seed: Number(opts.seed),
+        transfers: Number(opts.transfers),
+      });
+      if (!r.ok) process.exitCode = 1;
+    });
+
+  // --- sweeps and reports (src/sweep, src/reports) ----------------------------------------------
+  /** Runs a sweep here with a progress bar; Ctrl-C stops after the current page (resumable). */
+  const sweepHere = async (
+    rt: Runtime,
+    run: (signal: AbortSignal, onProgress: (r: SweepRun) => void) => Promise<SweepRun>,
+  ) => {
+    const bar = createProgress('sweep');
+    const stop = new AbortController();
+    const onSigint = () => stop.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const done = await run(stop.signal, (r) => {
+        const p = sweepProgress(r);
+        bar.update(p.value, p.total, p.detail);
+      });
+      bar.stop();
+      console.log(
+        `sweep ${done.id} ${done.status}: ${done.objects_fetched} objects fetched, ${done.events_recovered} events recovered, ` +
+          `${done.units_done} units reconciled, ${done.mismatches_opened} opened, ${done.mismatches_resolved} resolved` +
+          (done.report_id ? ` — report ${done.report_id} (recon report)` : ''),
+      );
+      if (done.status !== 'completed') process.exitCode = 1;
+    } catch (err) {
+      bar.stop();
+      if (err instanceof SweepInterruptedError) {
+        console.error(
+          `recon: ${err.message}: run the same command again (or let a worker) to continue`,
+        );
+        process.exitCode = 130;
+        return;
+      }
+      throw err;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  };
+
+  program
+    .command('reconcile')
+    .description(
+      'full sweep now: list Stripe, recover missed events, reconcile every unit, write a drift report',
+    )
+    .option('--account <acct>', 'only this connected account (acct_…), or "platform"')
+    .option(
+      '--since <time>',
+      'recover events since (ISO-8601, unix seconds, or 24h); default: 30 days',
+    )
+    .option('--queue', 'hand the sweep to the sweep worker and return at once')
+    .action(async (opts: { account?: string; since?: string; queue?: boolean }) => {
+      const since = opts.since ? parseSince(opts.since) : null;
+      if (opts.account && !/^(acct_[A-Za-z0-9]+|platform)$/.test(opts.account)) {
+        throw new ReconError('--account must be acct_… or platform');
+      }
+      await withRuntime(async (rt) => {
+        if (opts.queue) {
+          console.log(
+            JSON.stringify(
+              sweepRunJson(await startSweep(rt, { trigger: 'cli', account: opts.account, since })),
+              null,
+              2,
+            ),
+          );
+          return;
+        }
+        await sweepHere(rt, (signal, onProgress) =>
+          runSweep(rt, { trigger: 'cli', account: opts.account, since, signal, onProgress }),
+        );
+      }, true);
+    });
+
+  program
+    .command('backfill')
+    .description(
+      'first sweep of a new installation: every object Stripe lists, events as far back as Stripe keeps them',
+    )
+    .action(async () => {
+      await withRuntime(
+        async (rt) => sweepHere(rt, (signal, onProgress) => backfill(rt, { signal, onProgress })),
+        true,
+      );
+    });
+
+  program
+    .command('report')
+    .description('print or save a drift report (the latest by default)')
+    .option('--format <format>', `one of ${REPORT_FORMATS.join(', ')}`, 'md')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--id <report>', 'a report id (rpt_…)', 'latest')
+    .action(async (opts: { format: string; out?: string; id: string }) => {
+      if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) {
+        throw new ReconError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+      }
+      await withRuntime(async (rt) => {
+        const r = await renderReport(rt, opts.id, opts.format as ReportFormat);
+        if (opts.out) {
+          await writeFile(opts.out, r.content);
+          console.error(`report ${r.id} written to ${opts.out}`);
+        } else {
+          process.stdout.write(r.content);
+        }
+      });
+    });
+}

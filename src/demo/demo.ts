@@ -1,0 +1,360 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../config/config.js';
+import { ensureDatabase, migrate } from '../db/migrate.js';
+import { formatMoney } from '../domain/money.js';
+import { createProgress } from '../cli/progress.js';
+import { createLogger } from '../log/logger.js';
+import { startServer, startWorkers, type Stoppable } from '../main.js';
+import { renderReport } from '../reports/render.js';
+import { createRuntime, type Runtime } from '../runtime.js';
+import { createSimulator, type Simulator } from '../simulator/index.js';
+import { runSweep } from '../sweep/start.js';
+import { createRng } from './prng.js';
+import { playDay, type Planted } from './scenario.js';
+
+export interface DemoOptions {
+  /** Leave the receiver, workers and simulator running afterwards. */
+  keep?: boolean;
+  /** Receiver port; 0 picks a free one. @defaultValue 0, or 3000 with keep */
+  port?: number;
+  /** @defaultValue 42 */
+  seed?: number;
+  /** Transfers in the scripted day. @defaultValue 300 */
+  transfers?: number;
+  /** @defaultValue RECON_DEMO_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/recon_demo */
+  databaseUrl?: string;
+  /** @defaultValue REDIS_URL, else redis://127.0.0.1:6379 */
+  redisUrl?: string;
+  print?: (line: string) => void;
+}
+
+export interface DemoResult {
+  ok: boolean;
+  planted: Planted[];
+  found: Array<{ kind: string; object_id: string | null; severity: string; message: string }>;
+}
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+/**
+ * Nine simulated days (Treasury reversals take days to settle) are played in seconds. The
+ * reconciler reads the simulator's clock instead of the wall clock, so grace periods and stuck
+ * thresholds mean what they mean in production; the clock starts nine days back and ends two
+ * hours past now, so every ledger entry written during the run is past the 15-minute grace.
+ */
+const SIM_DAYS = 9;
+const SIM_TAIL_MS = 2 * HOUR_MS;
+
+async function resetDemoDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  if (!name.startsWith('recon_demo')) {
+    await ensureDatabase(url); // a database the user chose: never dropped
+    return;
+  }
+  u.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: u.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function drained(rt: Runtime): Promise<boolean> {
+  const [events, reconcile, inbox] = await Promise.all([
+    rt.queues.events.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'waiting-children',
+    ),
+    rt.queues.reconcile.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'waiting-children',
+    ),
+    rt.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM stripe_events WHERE status = 'pending'`,
+    ),
+  ]);
+  const busy = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+  return busy(events) === 0 && busy(reconcile) === 0 && inbox.rows[0]!.n === 0;
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(headers),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
+  const print = opts.print ?? ((l: string) => console.log(l));
+  const started = Date.now();
+  const step = (msg: string) =>
+    print(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${msg}`);
+  const seed = opts.seed ?? 42;
+  const rng = createRng(seed);
+  const databaseUrl =
+    opts.databaseUrl ??
+    process.env.RECON_DEMO_DATABASE_URL ??
+    'postgresql://postgres@127.0.0.1:5432/recon_demo';
+  const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const port = opts.port ?? (opts.keep ? 3000 : 0);
+
+  print('recon demo — a platform day, played through the Stripe simulator');
+  await resetDemoDatabase(databaseUrl);
+  const mig = await migrate(databaseUrl);
+  step(
+    `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
+  );
+
+  const sim: Simulator = await createSimulator({
+    seed,
+    startTime: started - SIM_DAYS * DAY_MS,
+    webhook: { concurrency: 8, retryBaseMs: 50 },
+  });
+  // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
+  // recovers those from GET /v1/events).
+  sim.setChaos({ duplicateRate: 0.08, reorderWindow: 8, dropRate: 0.03 });
+  const secret = `whsec_demo_${randomBytes(12).toString('hex')}`;
+  const operatorToken = randomBytes(18).toString('base64url');
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    STRIPE_WEBHOOK_SECRET: secret,
+    STRIPE_API_KEY: sim.apiKey,
+    STRIPE_API_BASE: sim.url,
+    OPERATOR_TOKEN: operatorToken,
+    QUEUE_PREFIX: `recon-demo-${randomBytes(4).toString('hex')}`,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    RELAY_INTERVAL: '1s',
+    RECON_SWEEP_RATE_LIMIT: '500',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  });
+  const logPath = join(tmpdir(), `recon-demo-${process.pid}.log`);
+  const log = createLogger({ level: config.LOG_LEVEL }, createWriteStream(logPath));
+  const rt = createRuntime(config, log, { clock: () => sim.now() });
+  const stoppables: Stoppable[] = [];
+  const server = await startServer(rt);
+  stoppables.push(...server.stoppables);
+  stoppables.push(...(await startWorkers(rt)));
+  const address = server.app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
+  sim.addWebhookEndpoint({ url: `${base}/webhooks/stripe`, secret });
+  step(`simulator on ${sim.url}, receiver on ${base} (logs: ${logPath})`);
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${operatorToken}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok)
+      throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json).slice(0, 500)}`);
+    return json;
+  };
+
+  try {
+    const bar = opts.print ? null : createProgress('playing the day', process.stdout);
+    const scenario = await playDay(sim, rng, {
+      transfers: opts.transfers ?? 300,
+      onProgress: (done, total) => bar?.update(done, total),
+      book: async (entry) => {
+        await api('POST', '/api/ledger/entries', { entries: [entry] });
+      },
+    });
+    bar?.stop();
+    const c = scenario.counts;
+    step(
+      `played the day: ${c.transfers} transfers, ${c.transferReversals} transfer reversals, ` +
+        `${c.creditReversals} credit reversals, ${c.debitReversals} debit reversals; ` +
+        `${scenario.ledger.length} ledger entries booked through /api/ledger/entries`,
+    );
+    for (let d = 1; d <= SIM_DAYS; d++) await sim.advanceDays(1);
+    await sim.advance(SIM_TAIL_MS);
+    step(`advanced the simulated clock ${SIM_DAYS} days (credit reversals post, disputes resolve)`);
+
+    await sim.idle();
+    await waitUntil('the queues to drain', () => drained(rt));
+    step(`webhooks delivered and projected; queues drained`);
+
+    // The nightly sweep, run now: lists everything from Stripe (a canceled credit reversal sends
+    // no webhook at all), recovers events whose delivery was lost, reconciles every unit and
+    // writes the drift report.
+    const sweep = await runSweep(rt, { trigger: 'cli' });
+    step(
+      `sweep ${sweep.status}: ${sweep.objects_fetched} objects listed, ${sweep.events_recovered} lost webhooks recovered, ` +
+        `${sweep.units_done} units reconciled`,
+    );
+    await waitUntil('the queues to drain', () => drained(rt));
+
+    // ---- summary -------------------------------------------------------------------------
+    const stats = sim.stats();
+    const q = async <T extends pg.QueryResultRow>(sql: string) =>
+      (await rt.pool.query<T>(sql)).rows;
+    const inbox = await q<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM stripe_events GROUP BY status ORDER BY status`,
+    );
+    const stored = inbox.reduce((a, r) => a + r.n, 0);
+    const byStatus = Object.fromEntries(inbox.map((r) => [r.status, r.n]));
+    const reversals = await q<{ kind: string; status: string; n: number; amount: number }>(`
+      SELECT 'transfer reversal' AS kind, status, count(*)::int AS n, sum(amount)::bigint AS amount FROM transfer_reversals GROUP BY status
+      UNION ALL SELECT 'credit reversal', status, count(*)::int, sum(amount)::bigint FROM credit_reversals GROUP BY status
+      UNION ALL SELECT 'debit reversal', status, count(*)::int, sum(amount)::bigint FROM debit_reversals GROUP BY status
+      ORDER BY 1, 2`);
+
+    const found: DemoResult['found'] = [];
+    for (let after: string | undefined; ;) {
+      const page = (await api(
+        'GET',
+        `/api/mismatches?status=open&limit=100${after ? `&starting_after=${after}` : ''}`,
+      )) as {
+        data: Array<{
+          id: string;
+          kind: string;
+          object_id: string | null;
+          severity: string;
+          message: string;
+        }>;
+        has_more: boolean;
+      };
+      found.push(...page.data);
+      if (!page.has_more || page.data.length === 0) break;
+      after = page.data[page.data.length - 1]!.id;
+    }
+
+    const unmatched = [...scenario.planted];
+    const extra: typeof found = [];
+    for (const m of found) {
+      const i = unmatched.findIndex(
+        (p) => p.kind === m.kind && (p.objectId === null || p.objectId === m.object_id),
+      );
+      if (i >= 0) unmatched.splice(i, 1);
+      else extra.push(m);
+    }
+    const ok = unmatched.length === 0 && extra.length === 0;
+
+    print('');
+    print('## Events');
+    print(
+      table(
+        [
+          'created by Stripe',
+          'deliveries',
+          'duplicate deliveries',
+          'stored (unique)',
+          'projected',
+          'ignored',
+          'failed',
+        ],
+        [
+          [
+            stats.eventsCreated,
+            stats.deliveriesAttempted,
+            stats.duplicated,
+            stored,
+            byStatus.processed ?? 0,
+            byStatus.ignored ?? 0,
+            byStatus.failed ?? 0,
+          ].map(String),
+        ],
+      ),
+    );
+    print('');
+    print('## Reversals');
+    print(
+      table(
+        ['kind', 'status', 'count', 'amount'],
+        reversals.map((r) => [r.kind, r.status, String(r.n), formatMoney(Number(r.amount), 'usd')]),
+      ),
+    );
+    print('');
+    print(`## Open mismatches (${found.length})`);
+    print(
+      table(
+        ['kind', 'severity', 'object', 'what'],
+        found.map((m) => [
+          m.kind,
+          m.severity,
+          m.object_id ?? '—',
+          m.message.length > 110 ? `${m.message.slice(0, 107)}…` : m.message,
+        ]),
+      ),
+    );
+    print('');
+    if (ok) print(`✔ all ${scenario.planted.length} planted disagreements found, and nothing else`);
+    else {
+      for (const p of unmatched)
+        print(`✘ planted but not found: ${p.kind} ${p.objectId ?? ''} (${p.why})`);
+      for (const m of extra)
+        print(`✘ found but not planted: ${m.kind} ${m.object_id ?? ''}: ${m.message}`);
+    }
+    if (sweep.report_id) {
+      const report = await renderReport(rt, sweep.report_id, 'md');
+      print('');
+      print(report.content.trimEnd());
+    }
+    print('');
+    print('Look further (Authorization: Bearer <token>):');
+    print(`  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/mismatches?status=open`);
+    print(
+      `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/reports/latest?format=html' > report.html`,
+    );
+    if (found[0]?.object_id)
+      print(
+        `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/reversals/${found[0].object_id}`,
+      );
+    print(`  ${base}/metrics   ${base}/readyz`);
+    step(opts.keep ? 'done — still running (--keep); Ctrl-C to stop' : 'done');
+
+    if (opts.keep) {
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+    }
+    return { ok, planted: scenario.planted, found };
+  } finally {
+    for (const s of [...stoppables].sort((a, b) =>
+      a.name === 'http' ? -1 : b.name === 'http' ? 1 : 0,
+    )) {
+      await s.stop().catch(() => {});
+    }
+    // Demo queues are throwaway: remove their keys so repeated runs leave Redis clean.
+    for (const queue of Object.values(rt.queues))
+      await queue.obliterate({ force: true }).catch(() => {});
+    await rt.close();
+    await sim.close();
+  }
+}

@@ -1,0 +1,495 @@
+import http from 'node:http';
+import pg from 'pg';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { eventJob } from '../src/queue/producer.js';
+import { QUEUE_NAMES } from '../src/queue/queues.js';
+import {
+  BENCH_SECRET,
+  REDIS_URL,
+  benchQueuePrefix,
+  dropQueuePrefix,
+  freshDatabase,
+  percentile,
+  round,
+  sleep,
+  spawnTs,
+  until,
+} from './lib/common.js';
+import {
+  BENCH_ACCOUNT,
+  Ids,
+  creditReversal,
+  debitReversal,
+  event,
+  prng,
+  receivedCredit,
+  receivedDebit,
+  shuffle,
+  signatureHeader,
+  transfer,
+  transferReversal,
+  type EventEnvelope,
+} from './lib/events.js';
+
+export interface ProjectionResult {
+  /** Unique events queued (what the workers had to project). */
+  events: number;
+  /** Deliveries in the inbox load, redeliveries of the same event id included. */
+  deliveries: number;
+  seconds: number;
+  eventsPerSec: number;
+  /** Until the inbox was all processed (projection alone). */
+  projectedSeconds: number;
+  projected: Record<string, number>;
+  mismatchesOpen: number;
+  failedJobs: number;
+  workerPeakRssMb: number;
+  e2e: {
+    rate: number;
+    sent: number;
+    seen: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    ackP99Ms: number;
+  };
+}
+
+interface LedgerRow {
+  id: string;
+  kind: string;
+  stripe_id: string;
+  parent_id: string;
+  amount: number;
+  expected_status: string | null;
+}
+
+/**
+ * ~n events in lifecycles of 12 per (transfer, received credit, received debit) triple:
+ * transfer.created → .reversed (1 reversal) → .reversed (2) → .updated (same snapshot, new event);
+ * received_credit created → succeeded, credit_reversal created → posted; received_debit created,
+ * debit_reversal created → initial_credit_granted → completed (2 % lost). Plus a ledger entry per
+ * reversal with 1 % amount drift. Shuffled; 3 % of deliveries are redeliveries of an event id.
+ */
+export function projectionDataset(n: number, seed = 42) {
+  const rand = prng(seed);
+  const ids = new Ids(`p${seed}`);
+  const t0 = Math.floor(Date.now() / 1000) - 3_600;
+  const events: EventEnvelope[] = [];
+  const ledger: LedgerRow[] = [];
+  const amount = (x: number) => (rand() < 0.01 ? x + 1 : x);
+  const triples = Math.ceil(n / 12);
+  for (let i = 0; i < triples; i++) {
+    const t = t0 + (i % 600);
+    const tr = ids.next('tr');
+    const r1 = transferReversal(ids.next('trr'), tr, 300, t + 10);
+    const r2 = transferReversal(ids.next('trr'), tr, 400, t + 20);
+    events.push(event('transfer.created', transfer(tr, 1_100, [], t), ids.next('evt'), t));
+    events.push(event('transfer.reversed', transfer(tr, 1_100, [r1], t), ids.next('evt'), t + 10));
+    events.push(
+      event('transfer.reversed', transfer(tr, 1_100, [r1, r2], t), ids.next('evt'), t + 20),
+    );
+    events.push(
+      event('transfer.updated', transfer(tr, 1_100, [r1, r2], t), ids.next('evt'), t + 20),
+    );
+    ledger.push({
+      id: `le_${r1.id}`,
+      kind: 'transfer_reversal',
+      stripe_id: r1.id,
+      parent_id: tr,
+      amount: amount(300),
+      expected_status: null,
+    });
+    ledger.push({
+      id: `le_${r2.id}`,
+      kind: 'transfer_reversal',
+      stripe_id: r2.id,
+      parent_id: tr,
+      amount: amount(400),
+      expected_status: null,
+    });
+
+    const rc = ids.next('rc');
+    const cr = ids.next('credrev');
+    events.push(
+      event(
+        'treasury.received_credit.created',
+        receivedCredit(rc, 1_000, 'processing', t),
+        ids.next('evt'),
+        t,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.received_credit.succeeded',
+        receivedCredit(rc, 1_000, 'succeeded', t),
+        ids.next('evt'),
+        t + 5,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.credit_reversal.created',
+        creditReversal(cr, rc, 1_000, 'processing', t + 10),
+        ids.next('evt'),
+        t + 10,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.credit_reversal.posted',
+        creditReversal(cr, rc, 1_000, 'posted', t + 10),
+        ids.next('evt'),
+        t + 30,
+        BENCH_ACCOUNT,
+      ),
+    );
+    ledger.push({
+      id: `le_${cr}`,
+      kind: 'credit_reversal',
+      stripe_id: cr,
+      parent_id: rc,
+      amount: amount(1_000),
+      expected_status: 'posted',
+    });
+
+    const rd = ids.next('rd');
+    const dr = ids.next('debrev');
+    const lost = rand() < 0.02;
+    events.push(
+      event(
+        'treasury.received_debit.created',
+        receivedDebit(rd, 1_000, 'succeeded', t),
+        ids.next('evt'),
+        t,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.debit_reversal.created',
+        debitReversal(dr, rd, 1_000, 'processing', t + 10),
+        ids.next('evt'),
+        t + 10,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.debit_reversal.initial_credit_granted',
+        debitReversal(dr, rd, 1_000, 'processing', t + 10),
+        ids.next('evt'),
+        t + 15,
+        BENCH_ACCOUNT,
+      ),
+    );
+    events.push(
+      event(
+        'treasury.debit_reversal.completed',
+        debitReversal(dr, rd, 1_000, lost ? 'failed' : 'succeeded', t + 10),
+        ids.next('evt'),
+        t + 40,
+        BENCH_ACCOUNT,
+      ),
+    );
+    ledger.push({
+      id: `le_${dr}`,
+      kind: 'debit_reversal',
+      stripe_id: dr,
+      parent_id: rd,
+      amount: amount(1_000),
+      expected_status: 'won',
+    });
+  }
+  const deliveries = [...events];
+  for (const e of events) if (rand() < 0.03) deliveries.push(e);
+  shuffle(deliveries, rand);
+  return {
+    events,
+    deliveries,
+    ledger,
+    objects: {
+      transfers: triples,
+      transferReversals: 2 * triples,
+      creditReversals: triples,
+      debitReversals: triples,
+    },
+  };
+}
+
+async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof projectionDataset>) {
+  const L = data.ledger;
+  for (let i = 0; i < L.length; i += 5_000) {
+    const b = L.slice(i, i + 5_000);
+    await pool.query(
+      `INSERT INTO ledger_entries (id, kind, stripe_id, parent_id, amount, currency, expected_status, account, occurred_at, updated_at)
+       SELECT u.id, u.kind, u.stripe_id, u.parent_id, u.amount, 'usd', u.expected_status, NULL, now() - interval '1 hour', now() - interval '1 hour'
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[])
+              AS u(id, kind, stripe_id, parent_id, amount, expected_status)`,
+      [
+        b.map((e) => e.id),
+        b.map((e) => e.kind),
+        b.map((e) => e.stripe_id),
+        b.map((e) => e.parent_id),
+        b.map((e) => e.amount),
+        b.map((e) => e.expected_status),
+      ],
+    );
+  }
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUE_NAMES.events, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: {
+      removeOnComplete: true,
+      removeOnFail: false,
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1_000 },
+    },
+  });
+  const D = data.deliveries;
+  for (let i = 0; i < D.length; i += 1_000) {
+    const b = D.slice(i, i + 1_000).map((e) => ({ e, payload: JSON.stringify(e) }));
+    // The receiver's path: inbox row first (a redelivery is a no-op), then the job (id = event id).
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, status, enqueued_at)
+       SELECT u.id, u.type, u.account, false, u.api_version, u.created, u.payload, 'pending', now()
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[]) AS u(id, type, account, api_version, created, payload)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        b.map((x) => x.e.id),
+        b.map((x) => x.e.type),
+        b.map((x) => x.e.account ?? null),
+        b.map((x) => x.e.api_version),
+        b.map((x) => x.e.created),
+        b.map((x) => x.payload),
+      ],
+    );
+    const fresh = new Set(rows.map((r) => r.id));
+    const seen = new Set<string>();
+    const jobs = b.filter((x) => fresh.has(x.e.id) && !seen.has(x.e.id) && seen.add(x.e.id));
+    await queue.addBulk(
+      jobs.map((x) =>
+        eventJob({ id: x.e.id, type: x.e.type, account: x.e.account ?? null, payload: x.payload }),
+      ),
+    );
+  }
+  await queue.close();
+  redis.disconnect();
+}
+
+async function queuesIdle(redis: Redis, prefix: string): Promise<boolean> {
+  for (const name of [QUEUE_NAMES.events, QUEUE_NAMES.reconcile]) {
+    const base = `${prefix}:${name}`;
+    const [wait, active, delayed, prioritized] = await Promise.all([
+      redis.llen(`${base}:wait`),
+      redis.llen(`${base}:active`),
+      redis.zcard(`${base}:delayed`),
+      redis.zcard(`${base}:prioritized`),
+    ]);
+    if (wait + active + delayed + prioritized > 0) return false;
+  }
+  return true;
+}
+
+/** Throughput: N queued events, then the workers start; time until projected and reconciled. */
+async function throughput(n: number, log: (m: string) => void) {
+  const url = await freshDatabase('projection');
+  const prefix = benchQueuePrefix('projection');
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const data = projectionDataset(n);
+  log(
+    `projection: preloading ${data.events.length} events (${data.deliveries.length} deliveries), ${data.ledger.length} ledger entries`,
+  );
+  await preload(pool, prefix, data);
+  const workers = spawnTs(
+    'bench/projection/workers.ts',
+    ['work', url, prefix],
+    {},
+    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-projection'] : [],
+  );
+  try {
+    const { started } = await workers.message<{ started: number }>('started');
+    let projectedAt = 0;
+    await until(
+      async () => {
+        if (!projectedAt) {
+          const { rows } = await pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM stripe_events WHERE status = 'pending'`,
+          );
+          if (rows[0]!.n === 0) projectedAt = Date.now();
+        }
+        if (!(await queuesIdle(redis, prefix))) return false;
+        const { rows } = await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM stripe_events WHERE status = 'pending'`,
+        );
+        return rows[0]!.n === 0 && (await queuesIdle(redis, prefix));
+      },
+      300_000,
+      20,
+      'projection to drain',
+    );
+    const seconds = (Date.now() - started) / 1_000;
+    log(
+      `projection: inbox processed after ${round((projectedAt - started) / 1_000, 2)} s, reconciled after ${round(seconds, 2)} s`,
+    );
+    const counts = await pool.query<Record<string, number>>(
+      `SELECT (SELECT count(*)::int FROM transfers) AS transfers, (SELECT count(*)::int FROM transfer_reversals) AS "transferReversals",
+              (SELECT count(*)::int FROM credit_reversals) AS "creditReversals", (SELECT count(*)::int FROM debit_reversals) AS "debitReversals",
+              (SELECT count(*)::int FROM mismatches WHERE status = 'open') AS open`,
+    );
+    const failedJobs = await redis.zcard(`${prefix}:${QUEUE_NAMES.events}:failed`);
+    workers.proc.stdin!.write('stop\n');
+    const { stopped } = await workers.message<{ stopped: { peakRssMb: number } }>('stopped');
+    await Promise.race([workers.exited, sleep(10_000)]);
+    const { open, ...projected } = counts.rows[0]!;
+    for (const [k, v] of Object.entries(data.objects)) {
+      if (projected[k] !== v)
+        throw new Error(`projection incomplete: ${k} ${projected[k]} of ${v}`);
+    }
+    return {
+      events: data.events.length,
+      deliveries: data.deliveries.length,
+      seconds: round(seconds, 2),
+      eventsPerSec: round(data.events.length / seconds, 0),
+      projectedSeconds: round((projectedAt - started) / 1_000, 2),
+      projected,
+      mismatchesOpen: open!,
+      failedJobs,
+      workerPeakRssMb: stopped.peakRssMb,
+    };
+  } finally {
+    workers.proc.kill('SIGKILL');
+    await pool.end();
+    redis.disconnect();
+    await dropQueuePrefix(prefix);
+  }
+}
+
+/**
+ * End to end at a steady rate: signed events through the real receiver (own process, with the
+ * workers, like `recon start`), each a lost debit reversal (flags at once, whatever the grace
+ * period); latency = from sending the request to the mismatch row being visible to a poller.
+ */
+async function endToEnd(rate: number, seconds: number, log: (m: string) => void) {
+  const url = await freshDatabase('e2e');
+  const prefix = benchQueuePrefix('e2e');
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const server = spawnTs('bench/projection/workers.ts', ['serve', url, prefix]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const ids = new Ids();
+  const sentAt = new Map<string, number>();
+  const seenAt = new Map<string, number>();
+  const acks: number[] = [];
+  try {
+    const { port } = await server.message<{ port: number }>('port');
+    const post = (payload: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/webhooks/stripe',
+            method: 'POST',
+            agent,
+            headers: {
+              'content-type': 'application/json',
+              'stripe-signature': signatureHeader(payload, BENCH_SECRET),
+              'content-length': Buffer.byteLength(payload),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+
+    let polling = true;
+    let lastSend = performance.now();
+    const poller = (async () => {
+      while (polling || seenAt.size < sentAt.size) {
+        const { rows } = await pool.query<{ object_id: string }>(
+          `SELECT object_id FROM mismatches WHERE kind = 'reversal_lost' AND updated_at > now() - interval '5 seconds'`,
+        );
+        const now = performance.now();
+        for (const r of rows)
+          if (!seenAt.has(r.object_id) && sentAt.has(r.object_id)) seenAt.set(r.object_id, now);
+        if (!polling && performance.now() - lastSend > 10_000) break;
+        await sleep(10);
+      }
+    })();
+    const total = rate * seconds;
+    const start = performance.now();
+    const inflight: Promise<void>[] = [];
+    log(`projection: end to end, ${total} events at ${rate}/s`);
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1_000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      const now = Math.floor(Date.now() / 1000);
+      const dr = ids.next('debrev');
+      const payload = JSON.stringify(
+        event(
+          'treasury.debit_reversal.completed',
+          debitReversal(dr, ids.next('rd'), 1_000, 'failed', now),
+          ids.next('evt'),
+          now,
+          BENCH_ACCOUNT,
+        ),
+      );
+      const t = performance.now();
+      sentAt.set(dr, t);
+      lastSend = t;
+      inflight.push(
+        post(payload).then((status) => {
+          if (status !== 200) throw new Error(`receiver answered ${status}`);
+          acks.push(performance.now() - t);
+        }),
+      );
+    }
+    await Promise.all(inflight);
+    polling = false;
+    await poller;
+    const lat = [...seenAt].map(([id, t]) => t - sentAt.get(id)!).sort((a, b) => a - b);
+    acks.sort((a, b) => a - b);
+    server.proc.stdin!.write('stop\n');
+    await server.message('stopped');
+    return {
+      rate,
+      sent: sentAt.size,
+      seen: seenAt.size,
+      p50Ms: round(percentile(lat, 50), 0),
+      p99Ms: round(percentile(lat, 99), 0),
+      maxMs: round(lat[lat.length - 1] ?? Number.NaN, 0),
+      ackP99Ms: round(percentile(acks, 99), 1),
+    };
+  } finally {
+    agent.destroy();
+    server.proc.kill('SIGKILL');
+    await pool.end();
+    await dropQueuePrefix(prefix);
+  }
+}
+
+export async function benchProjection(opts: {
+  log: (m: string) => void;
+  events?: number;
+  rate?: number;
+  seconds?: number;
+}): Promise<ProjectionResult> {
+  const t = await throughput(
+    opts.events ?? Number(process.env.BENCH_PROJECTION_EVENTS ?? 100_000),
+    opts.log,
+  );
+  opts.log(`projection: ${t.eventsPerSec} events/s`);
+  const e2e = await endToEnd(opts.rate ?? 500, opts.seconds ?? 10, opts.log);
+  return { ...t, e2e };
+}

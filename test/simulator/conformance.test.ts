@@ -5,7 +5,7 @@ import { startSim } from './support.js';
 
 /**
  * Every object the simulator returns, for every resource, from creates, retrieves, lists and
- * event payloads, validates against /work/shared/stripe/schemas.json, with every listed
+ * event payloads, validates against test/fixtures/stripe-openapi/schemas.json, with every listed
  * property present (not only `required` ones).
  */
 const doc = loadSchemas();

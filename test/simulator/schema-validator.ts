@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * A validator for /work/shared/stripe/schemas.json's own format (a trimmed OpenAPI): required
+ * A validator for test/fixtures/stripe-openapi/schemas.json's own format (a trimmed OpenAPI): required
  * properties, types, enums (plus values the SDK drift block adds), nullable, $ref, items,
  * additionalProperties and expandable ids. Unknown properties are errors too, unless the drift
  * block says the SDK added them.
@@ -39,10 +39,11 @@ export interface ValidateOptions {
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedStripeDir = path.resolve(repoRoot, '../shared/stripe');
+/** Vendored from Stripe's OpenAPI spec (see the README beside it), so a clean clone is enough. */
+export const stripeSchemasDir = path.resolve(repoRoot, 'test/fixtures/stripe-openapi');
 
 export function loadSchemas(): SchemaDoc {
-  return JSON.parse(readFileSync(path.join(sharedStripeDir, 'schemas.json'), 'utf8')) as SchemaDoc;
+  return JSON.parse(readFileSync(path.join(stripeSchemasDir, 'schemas.json'), 'utf8')) as SchemaDoc;
 }
 
 function typeOf(v: unknown): string {

@@ -1,6 +1,6 @@
 /**
  * Stripe object factories for the projection tests, shaped like Stripe's own fixtures
- * (/work/shared/stripe/fixtures.json) with overridable fields.
+ * (Stripe's example objects) with overridable fields.
  */
 
 type O = Record<string, unknown>;

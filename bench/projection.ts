@@ -380,7 +380,12 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
   const url = await freshDatabase('e2e');
   const prefix = benchQueuePrefix('e2e');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const server = spawnTs('bench/projection/workers.ts', ['serve', url, prefix]);
+  const server = spawnTs(
+    'bench/projection/workers.ts',
+    ['serve', url, prefix],
+    {},
+    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-e2e'] : [],
+  );
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const ids = new Ids();
   const sentAt = new Map<string, number>();
@@ -462,6 +467,7 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
     acks.sort((a, b) => a - b);
     server.proc.stdin!.write('stop\n');
     await server.message('stopped');
+    await Promise.race([server.exited, sleep(10_000)]);
     return {
       rate,
       sent: sentAt.size,

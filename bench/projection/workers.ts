@@ -39,7 +39,13 @@ if (mode === 'serve') {
   port = (app.server.address() as AddressInfo).port;
 }
 // No `has_more` transfers in the bench data, so no Stripe client is needed.
-const events = startEventWorker(rt, { concurrency: config.PROJECTION_CONCURRENCY, stripe: null });
+const events = startEventWorker(rt, {
+  concurrency: config.PROJECTION_CONCURRENCY,
+  stripe: null,
+  ...(process.env.BENCH_RECONCILE_DELAY_MS
+    ? { reconcileDelayMs: Number(process.env.BENCH_RECONCILE_DELAY_MS) }
+    : {}),
+});
 const reconcile = startReconcileWorker(rt, {
   concurrency: config.RECONCILE_CONCURRENCY,
   onChanges: (changes) => onMismatchChanges(rt, changes),

@@ -77,8 +77,8 @@ const Env = z.object({
     .regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only')
     .default('recon'),
   WEBHOOK_MAX_BODY_BYTES: int(1_048_576, 1_024, 64 * 1_048_576),
-  PROJECTION_CONCURRENCY: int(32, 1, 1_000),
-  RECONCILE_CONCURRENCY: int(8, 1, 1_000),
+  PROJECTION_CONCURRENCY: int(1_000, 1, 10_000),
+  RECONCILE_CONCURRENCY: int(400, 1, 10_000),
   JOB_ATTEMPTS: int(10, 1, 100),
   JOB_BACKOFF: duration('1s'),
   RELAY_INTERVAL: duration('5s'),

@@ -1,21 +1,20 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import {
   InvalidEventError,
   applyEvents,
   parseEvent,
-  type ApplyResult,
   type EventLike,
 } from '../projections/apply.js';
 import { eventsProjectedTotal, projectionBatchSeconds } from '../metrics.js';
-import { MicroBatcher } from '../receiver/micro-batcher.js';
 import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe-client.js';
 import { RECONCILE_DEDUP_MS, addReconcileJobs } from '../reconciliation/enqueue.js';
+import { BatchConsumer, type JobOutcome } from './batch-consumer.js';
 import { QUEUE_NAMES, createRedis, type EventJobData } from './queues.js';
 
 export interface EventWorkerOptions {
-  /** Jobs in flight at once; they feed one micro-batcher. @defaultValue config.PROJECTION_CONCURRENCY */
+  /** Jobs held at once, across the batches in flight. @defaultValue config.PROJECTION_CONCURRENCY */
   concurrency?: number;
   /** SDK for `has_more` reversal listings. @defaultValue createStripeClient(config) */
   stripe?: Stripe | null;
@@ -35,9 +34,10 @@ export interface EventWorkerOptions {
 }
 
 export interface EventWorker {
+  /** The BullMQ worker the consumer fetches with (manual mode). */
   worker: Worker<EventJobData>;
-  batcher: MicroBatcher<EventLike, ApplyResult>;
-  /** Stops taking jobs, finishes the ones in flight, flushes the batcher, disconnects. */
+  consumer: BatchConsumer<EventJobData>;
+  /** Stops taking jobs, finishes the batches in flight, disconnects. */
   close(): Promise<void>;
 }
 
@@ -47,46 +47,25 @@ function errorText(err: unknown): string {
 }
 
 /**
- * The projection worker: BullMQ jobs (one per Stripe event) feed a micro-batcher, so each
- * transaction projects every event that arrived while the previous one ran. A job resolves when
- * its batch has committed and its units' reconcile jobs are enqueued.
+ * The projection worker: BullMQ jobs (one per Stripe event) are taken in batches, and each batch
+ * is projected in one transaction. A job completes only after its batch has committed and its
+ * units' reconcile jobs are enqueued, so a crash at any point leaves it to be redone.
  *
  *   - Poison (unparseable JSON, an object we cannot map) → UnrecoverableError: straight to the
  *     failed set (the dead-letter view), inbox row `failed` with last_error.
- *   - Anything else (Postgres, Redis, the Stripe API) → rethrown for BullMQ's exponential backoff;
- *     attempts and last_error are recorded on the inbox rows, best effort.
+ *   - Anything else (Postgres, Redis, the Stripe API) → the batch's jobs fail for BullMQ's
+ *     exponential backoff; attempts and last_error are recorded on the inbox rows, best effort.
  */
 export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): EventWorker {
   const log = rt.log.child({ component: 'event-worker' });
   const stripe = opts.stripe === undefined ? createStripeClient(rt.config) : opts.stripe;
   const delayMs = opts.reconcileDelayMs ?? RECONCILE_DEDUP_MS;
-
-  const batcher = new MicroBatcher<EventLike, ApplyResult>({
-    maxBatchSize: opts.maxBatchSize ?? 500,
-    maxConcurrentFlushes: opts.maxConcurrentFlushes ?? 2,
-    flush: async (events) => {
-      try {
-        const endTimer = projectionBatchSeconds.startTimer();
-        const result = await applyEvents(rt.pool, stripe, events);
-        endTimer();
-        for (const e of events) eventsProjectedTotal.inc({ type: e.type });
-        // Thrown on a Redis error: the job retries, re-applies (idempotent) and enqueues again.
-        await addReconcileJobs(rt, result.touchedUnits, delayMs);
-        log.debug({ events: events.length, units: result.touchedUnits.length }, 'batch projected');
-        return events.map(() => result);
-      } catch (err) {
-        log.warn({ err, events: events.length }, 'projection batch failed; jobs will retry');
-        await rt.pool
-          .query(
-            `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
-              WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
-            [[...new Set(events.map((e) => e.id))], errorText(err)],
-          )
-          .catch(() => {});
-        throw err;
-      }
-    },
-  });
+  const maxInFlight = Math.max(1, opts.maxConcurrentFlushes ?? 2);
+  const concurrency = opts.concurrency ?? rt.config.PROJECTION_CONCURRENCY;
+  const maxBatch = Math.max(
+    1,
+    Math.min(opts.maxBatchSize ?? 500, Math.ceil(concurrency / maxInFlight)),
+  );
 
   const markFailed = (id: string, err: unknown) =>
     rt.pool
@@ -97,53 +76,93 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
       )
       .catch((e: unknown) => log.warn({ err: e, eventId: id }, 'could not mark inbox row failed'));
 
-  const processor = async (job: Job<EventJobData>): Promise<void> => {
-    let event: EventLike;
-    try {
-      event = parseEvent(job.data.payload);
-    } catch (err) {
-      if (err instanceof InvalidEventError) {
-        log.warn({ eventId: job.data.id, jobId: job.id, reason: err.message }, 'poison event');
-        await markFailed(job.data.id, err);
-        throw new UnrecoverableError(err.message);
+  const poison = async (job: Job<EventJobData>, err: InvalidEventError): Promise<JobOutcome> => {
+    log.warn({ eventId: job.data.id, jobId: job.id, reason: err.message }, 'poison event');
+    await markFailed(job.data.id, err);
+    return new UnrecoverableError(err.message);
+  };
+
+  /** Projects the parsed events; a poison event found only now is taken out and the rest redone. */
+  const project = async (batch: Array<{ job: Job<EventJobData>; event: EventLike }>) => {
+    const outcomes = new Map<Job<EventJobData>, JobOutcome>();
+    let rest = batch;
+    while (rest.length > 0) {
+      const events = rest.map((b) => b.event);
+      try {
+        const endTimer = projectionBatchSeconds.startTimer();
+        const result = await applyEvents(rt.pool, stripe, events);
+        endTimer();
+        for (const e of events) eventsProjectedTotal.inc({ type: e.type });
+        // Thrown on a Redis error: the jobs retry, re-apply (idempotent) and enqueue again.
+        await addReconcileJobs(rt, result.touchedUnits, delayMs);
+        log.debug({ events: events.length, units: result.touchedUnits.length }, 'batch projected');
+        for (const b of rest) outcomes.set(b.job, null);
+        return outcomes;
+      } catch (err) {
+        if (err instanceof InvalidEventError && err.eventId) {
+          const bad = rest.filter((b) => b.event.id === err.eventId);
+          for (const b of bad) outcomes.set(b.job, await poison(b.job, err));
+          if (bad.length > 0) {
+            rest = rest.filter((b) => b.event.id !== err.eventId);
+            continue;
+          }
+        }
+        log.warn({ err, events: events.length }, 'projection batch failed; jobs will retry');
+        await rt.pool
+          .query(
+            `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
+              WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
+            [[...new Set(events.map((e) => e.id))], errorText(err)],
+          )
+          .catch(() => {});
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const b of rest) outcomes.set(b.job, e);
+        return outcomes;
       }
-      throw err;
     }
-    try {
-      await batcher.add(event);
-    } catch (err) {
-      if (err instanceof InvalidEventError) {
-        await markFailed(job.data.id, err);
-        throw new UnrecoverableError(err.message);
-      }
-      throw err;
-    }
+    return outcomes;
   };
 
   const connection = createRedis(rt.config.REDIS_URL);
-  const worker = new Worker<EventJobData>(QUEUE_NAMES.events, processor, {
-    connection,
+  const consumer = new BatchConsumer<EventJobData>({
+    queueName: QUEUE_NAMES.events,
     prefix: rt.config.QUEUE_PREFIX,
-    concurrency: opts.concurrency ?? rt.config.PROJECTION_CONCURRENCY,
+    connection,
+    log,
+    maxBatch,
+    maxInFlight,
+    handle: async (jobs) => {
+      const outcomes: JobOutcome[] = jobs.map(() => null);
+      const parsed: Array<{ job: Job<EventJobData>; event: EventLike }> = [];
+      for (const [i, job] of jobs.entries()) {
+        try {
+          parsed.push({ job, event: parseEvent(job.data.payload) });
+        } catch (err) {
+          if (!(err instanceof InvalidEventError)) throw err;
+          outcomes[i] = await poison(job, err);
+        }
+      }
+      if (parsed.length > 0) {
+        const projected = await project(parsed);
+        for (const [i, job] of jobs.entries()) {
+          if (projected.has(job)) outcomes[i] = projected.get(job) ?? null;
+        }
+      }
+      return outcomes;
+    },
   });
-  worker.on('error', (err) => log.error({ err }, 'event worker error'));
-  worker.on('failed', (job, err) => {
+  consumer.on('failed', (job, err, final) => {
     // Retries exhausted (poison rows were marked already): the inbox row says so too.
-    if (!job || err instanceof UnrecoverableError) return;
-    if (job.attemptsMade >= (job.opts.attempts ?? 1)) void markFailed(job.data.id, err);
+    if (final && !(err instanceof UnrecoverableError)) void markFailed(job.data.id, err);
   });
 
-  let closing: Promise<void> | undefined;
   return {
-    worker,
-    batcher,
-    close() {
-      closing ??= (async () => {
-        await worker.close();
-        await batcher.close();
-        connection.disconnect();
-      })();
-      return closing;
+    worker: consumer.worker,
+    consumer,
+    close: async () => {
+      await consumer.close();
+      // BullMQ leaves a connection it was handed open; this one is ours alone.
+      connection.disconnect();
     },
   };
 }

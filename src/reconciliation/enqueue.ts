@@ -9,9 +9,13 @@ export interface UnitRef {
 /** How long a burst to one unit is coalesced before its reconcile job runs. */
 export const RECONCILE_DEDUP_MS = 200;
 
+function dedupTtl(delayMs: number): number {
+  return Math.max(1, Math.floor(delayMs * 0.8));
+}
+
 /**
  * Adds one reconcile job per unit in one round trip, deduplicated by unit key: while a job for
- * the unit is pending, further adds are absorbed. The job is delayed by the same window it
+ * the unit is pending, further adds are absorbed. The job is delayed past the window it
  * deduplicates, so it runs only after the window closed and reads state that includes every
  * change it absorbed; a change after that opens a new window and a new job.
  */
@@ -26,7 +30,9 @@ export async function addReconcileJobs(
     [...unique.values()].map((u) => ({
       name: 'reconcile',
       data: { kind: u.kind, key: u.key } satisfies ReconcileJobData,
-      opts: { deduplication: { id: `unit:${u.key}`, ttl: delayMs }, delay: delayMs },
+      // The dedup window closes a little before the job may start: an add absorbed by a job that
+      // is already running would be lost, one that arrives after the window makes a new job.
+      opts: { deduplication: { id: `unit:${u.key}`, ttl: dedupTtl(delayMs) }, delay: delayMs },
     })),
   );
 }

@@ -1,34 +1,31 @@
-import { Worker, type Job } from 'bullmq';
+import type { Worker } from 'bullmq';
+import { BatchConsumer, type JobOutcome } from '../queue/batch-consumer.js';
 import { QUEUE_NAMES, createRedis, type ReconcileJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import type { MismatchChanges } from './persist.js';
 import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
 
 export interface ReconcileWorkerOptions {
-  /** Jobs in flight at once; they are reconciled together in micro-batches. @defaultValue RECONCILE_CONCURRENCY */
+  /** Jobs held at once, across the batches in flight. @defaultValue RECONCILE_CONCURRENCY */
   concurrency?: number;
-  /** How long a job waits for others to join its batch. @defaultValue 5 */
-  batchWindowMs?: number;
+  /** Batches reconciled at once, each in its own transaction. @defaultValue 2 */
+  maxInFlight?: number;
   /** Called after each committed batch with what changed (alerts hook in here). Errors are logged, not retried. */
   onChanges?: (changes: MismatchChanges) => void | Promise<void>;
 }
 
 export interface ReconcileWorker {
+  /** The BullMQ worker the consumer fetches with (manual mode). */
   worker: Worker<ReconcileJobData>;
+  consumer: BatchConsumer<ReconcileJobData>;
   close(): Promise<void>;
-}
-
-interface Pending {
-  key: string;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 /**
  * The reconcile queue's consumer. Each job is one unit (`{kind, key}`, deduplicated per unit by
- * the producers). Jobs that are in flight together are loaded, reconciled and persisted as one
- * batch (a fixed number of queries and one transaction for the lot), which is what keeps a burst
- * of thousands of events cheap. A unit whose reconcile throws fails only its own job (BullMQ
+ * the producers). The jobs that are ready are taken together and loaded, reconciled and persisted
+ * as one batch (a fixed number of queries and one transaction for the lot), which is what keeps a
+ * burst of thousands of events cheap. A unit whose reconcile throws fails only its own job (BullMQ
  * retries it with backoff; after the last attempt it stays in the failed set — the dead letters).
  */
 export function startReconcileWorker(
@@ -36,35 +33,32 @@ export function startReconcileWorker(
   opts: ReconcileWorkerOptions = {},
 ): ReconcileWorker {
   const concurrency = opts.concurrency ?? rt.config.RECONCILE_CONCURRENCY;
-  const windowMs = opts.batchWindowMs ?? 5;
+  const maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
   const rules = rulesFromConfig(rt.config);
   const log = rt.log.child({ worker: 'reconcile' });
-  let pending: Pending[] = [];
-  let timer: NodeJS.Timeout | null = null;
+  const connection = createRedis(rt.config.REDIS_URL);
 
-  const flush = async () => {
-    timer = null;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    try {
-      const r = await reconcileUnits(
-        rt,
-        batch.map((p) => p.key),
-        { rules },
-      );
+  const consumer = new BatchConsumer<ReconcileJobData>({
+    queueName: QUEUE_NAMES.reconcile,
+    prefix: rt.config.QUEUE_PREFIX,
+    connection,
+    log,
+    maxBatch: Math.max(1, Math.ceil(concurrency / maxInFlight)),
+    maxInFlight,
+    handle: async (jobs) => {
+      // A malformed job has nothing to reconcile: it completes.
+      const keyOf = (d: ReconcileJobData | undefined) =>
+        typeof d?.key === 'string' && d.key !== '' ? d.key : null;
+      const keys = jobs.map((j) => keyOf(j.data)).filter((k): k is string => k !== null);
+      const r = await reconcileUnits(rt, keys, { rules });
       const failed = new Map(r.failed.map((f) => [f.key, f.error]));
-      for (const p of batch) {
-        if (failed.has(p.key)) p.reject(failed.get(p.key));
-        else p.resolve();
-      }
       for (const f of r.failed)
         log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
       const { opened, escalated, resolved } = r.changes;
       if (opened.length || escalated.length || resolved.length) {
         log.info(
           {
-            units: batch.length,
+            units: keys.length,
             opened: opened.length,
             escalated: escalated.length,
             resolved: resolved.length,
@@ -79,50 +73,26 @@ export function startReconcileWorker(
           }
         }
       }
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    }
-  };
-
-  const enqueueLocal = (key: string) =>
-    new Promise<void>((resolve, reject) => {
-      pending.push({ key, resolve, reject });
-      if (pending.length >= concurrency) {
-        if (timer) clearTimeout(timer);
-        void flush();
-      } else if (!timer) {
-        timer = setTimeout(() => void flush(), windowMs);
-      }
-    });
-
-  const connection = createRedis(rt.config.REDIS_URL, { maxRetriesPerRequest: null });
-  const worker = new Worker<ReconcileJobData>(
-    QUEUE_NAMES.reconcile,
-    async (job: Job<ReconcileJobData>) => {
-      const key = job.data?.key;
-      if (typeof key !== 'string' || key === '') return; // malformed: nothing to reconcile
-      await enqueueLocal(key);
+      return jobs.map((j): JobOutcome => {
+        const key = keyOf(j.data);
+        if (key === null || !failed.has(key)) return null;
+        const err = failed.get(key);
+        return err instanceof Error ? err : new Error(String(err));
+      });
     },
-    {
-      connection,
-      prefix: rt.config.QUEUE_PREFIX,
-      concurrency,
-    },
-  );
-  worker.on('error', (err) => log.error({ err }, 'reconcile worker error'));
-  worker.on('failed', (job, err) =>
+  });
+  consumer.on('failed', (job, err, final) =>
     log.warn(
-      { err, jobId: job?.id, objectId: job?.data?.key, attempts: job?.attemptsMade },
+      { err, jobId: job.id, objectId: job.data?.key, attempts: job.attemptsMade, final },
       'reconcile job failed',
     ),
   );
 
   return {
-    worker,
+    worker: consumer.worker,
+    consumer,
     async close() {
-      await worker.close();
-      if (timer) clearTimeout(timer);
-      await flush();
+      await consumer.close();
       // BullMQ leaves a connection it was handed open; this one is ours alone.
       connection.disconnect();
     },

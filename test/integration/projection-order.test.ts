@@ -224,7 +224,7 @@ describe('projection ordering', () => {
     const rt = createRuntime(testConfig({ DATABASE_URL: db.url }), captureLog('warn').log);
     const worker = startEventWorker(rt, { concurrency: 8, stripe: null, maxBatchSize: 3 });
     let done = 0;
-    worker.worker.on('completed', () => void done++);
+    worker.consumer.on('completed', () => void done++);
     try {
       await fc.assert(
         fc.asyncProperty(deliveryArb, async ({ scenario, order, duplicates }) => {

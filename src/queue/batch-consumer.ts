@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+
+/** What happened to one job of a batch: null = done; an Error = failed (retried per its opts). */
+export type JobOutcome = Error | null;
+
+export interface BatchConsumerOptions<T> {
+  queueName: string;
+  prefix: string;
+  /** A connection of its own (BullMQ duplicates it for the blocking fetch). */
+  connection: Redis;
+  log: Logger;
+  /** Most jobs handed to `handle` at once. */
+  maxBatch: number;
+  /** Batches being handled at once; the next one is fetched while these run. @defaultValue 2 */
+  maxInFlight?: number;
+  /**
+   * Returns one outcome per job, in order. A throw fails every job of the batch with that error.
+   * Jobs failed with an UnrecoverableError go straight to the failed set.
+   */
+  handle: (jobs: Job<T>[]) => Promise<JobOutcome[]>;
+  /**
+   * Longest the fetch loop blocks on an empty queue (s): it bounds how long `close()` waits for
+   * that call to return. A new job wakes it at once; an idle consumer costs a few cheap calls a
+   * second. @defaultValue 0.25
+   */
+  drainDelaySeconds?: number;
+  /** @defaultValue 30000 (BullMQ's); locks of a long batch are extended every half of it. */
+  lockDurationMs?: number;
+}
+
+export interface BatchConsumerEvents<T> {
+  /** A job moved to completed. */
+  completed: [job: Job<T>];
+  /** A job failed; `final` when it went to the failed set (no attempts left, or unrecoverable). */
+  failed: [job: Job<T>, err: Error, final: boolean];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Takes BullMQ jobs in batches. BullMQ's own Worker hands out one job per concurrency slot and,
+ * whenever the queue holds a delayed job, fetches only one more job each time a running one
+ * finishes. For processors that resolve only when their whole micro-batch commits, that starves
+ * the batch to a handful of jobs (reconcile jobs are always delayed; a retried event is too).
+ *
+ * Here one loop fetches for everyone: it blocks for the first job (BullMQ's marker wait, which
+ * also honours delayed jobs), then takes what else is ready with non-blocking fetches in rounds
+ * of 1, 2, 4, … (so an idle queue costs one wasted call per batch and a backlog a few round
+ * trips per 500 jobs), and hands the batch over while it fetches the next. Jobs are locked by
+ * BullMQ as usual; a crashed process's jobs are moved back by the stalled checker, and every
+ * handler here is idempotent, so a redo is harmless.
+ */
+export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
+  readonly worker: Worker<T>;
+  readonly #opts: BatchConsumerOptions<T>;
+  readonly #maxInFlight: number;
+  readonly #lockMs: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  #slotFreed: (() => void) | undefined;
+  #closing = false;
+  #loop: Promise<void>;
+  #closed: Promise<void> | undefined;
+
+  constructor(opts: BatchConsumerOptions<T>) {
+    super();
+    this.#opts = opts;
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
+    this.#lockMs = opts.lockDurationMs ?? 30_000;
+    this.worker = new Worker<T>(opts.queueName, null, {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      drainDelay: opts.drainDelaySeconds ?? 0.25,
+      lockDuration: this.#lockMs,
+    });
+    this.worker.on('error', (err) => opts.log.error({ err }, 'queue consumer error'));
+    this.#loop = this.#run().catch((err: unknown) => {
+      opts.log.error({ err }, 'queue consumer stopped');
+    });
+  }
+
+  /** Jobs being handled right now, in batches. */
+  get batchesInFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async #run(): Promise<void> {
+    await this.worker.waitUntilReady();
+    await this.worker.startStalledCheckTimer();
+    while (!this.#closing) {
+      while (this.#inFlight.size >= this.#maxInFlight && !this.#closing) {
+        await new Promise<void>((r) => (this.#slotFreed = r));
+      }
+      if (this.#closing) break;
+      const token = randomUUID();
+      let jobs: Job<T>[];
+      try {
+        jobs = await this.#fetch(token);
+      } catch (err) {
+        if (this.#closing) break;
+        this.#opts.log.warn({ err }, 'could not fetch jobs; retrying in 1 s');
+        await sleep(1_000);
+        continue;
+      }
+      // Even when closing: these jobs are locked to us, so finish them rather than leave them
+      // for the stalled checker.
+      if (jobs.length > 0) this.#start(jobs, token);
+    }
+  }
+
+  async #fetch(token: string): Promise<Job<T>[]> {
+    const first = await this.worker.getNextJob(token, { block: true });
+    if (!first) return [];
+    const jobs = [first];
+    for (let round = 1; jobs.length < this.#opts.maxBatch; round *= 2) {
+      const n = Math.min(round, this.#opts.maxBatch - jobs.length);
+      const more = await Promise.all(
+        Array.from({ length: n }, () => this.worker.getNextJob(token, { block: false })),
+      );
+      const got = more.filter((j): j is Job<T> => j !== undefined);
+      jobs.push(...got);
+      if (got.length < n) break;
+    }
+    return jobs;
+  }
+
+  #start(jobs: Job<T>[], token: string): void {
+    const p = this.#handle(jobs, token).finally(() => {
+      this.#inFlight.delete(p);
+      this.#slotFreed?.();
+      this.#slotFreed = undefined;
+    });
+    this.#inFlight.add(p);
+  }
+
+  async #handle(jobs: Job<T>[], token: string): Promise<void> {
+    const keepLocked = setInterval(() => {
+      for (const j of jobs) {
+        j.extendLock(token, this.#lockMs).catch((err: unknown) =>
+          this.#opts.log.warn({ err, jobId: j.id }, 'could not extend a job lock'),
+        );
+      }
+    }, this.#lockMs / 2);
+    let outcomes: JobOutcome[];
+    try {
+      outcomes = await this.#opts.handle(jobs);
+      if (outcomes.length !== jobs.length) {
+        throw new Error(
+          `batch handler returned ${outcomes.length} outcomes for ${jobs.length} jobs`,
+        );
+      }
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      outcomes = jobs.map(() => e);
+    } finally {
+      clearInterval(keepLocked);
+    }
+    await Promise.all(jobs.map((job, i) => this.#settle(job, token, outcomes[i] ?? null)));
+  }
+
+  async #settle(job: Job<T>, token: string, outcome: JobOutcome): Promise<void> {
+    try {
+      if (outcome === null) {
+        await job.moveToCompleted(undefined, token, false);
+        this.emit('completed', job);
+      } else {
+        await job.moveToFailed(outcome, token, false);
+        // finishedOn is set only when the job went to the failed set rather than back to retry.
+        this.emit('failed', job, outcome, job.finishedOn !== undefined);
+      }
+    } catch (err) {
+      // Lock lost (the stalled checker took the job back): it will run again, which is safe.
+      this.#opts.log.warn({ err, jobId: job.id }, 'could not settle a job; it will be redone');
+    }
+  }
+
+  /** Stops fetching, finishes the batches in flight, then closes the worker. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.#slotFreed?.();
+      await this.#loop;
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      await this.worker.close();
+    })();
+    return this.#closed;
+  }
+}

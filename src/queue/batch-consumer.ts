@@ -23,9 +23,8 @@ export interface BatchConsumerOptions<T> {
    */
   handle: (jobs: Job<T>[]) => Promise<JobOutcome[]>;
   /**
-   * Longest the fetch loop blocks on an empty queue (s): it bounds how long `close()` waits for
-   * that call to return. A new job wakes it at once; an idle consumer costs a few cheap calls a
-   * second. @defaultValue 0.25
+   * Longest the fetch loop blocks on an empty queue (s). A new job, or `close()`, wakes it at
+   * once; this only bounds `close()` when Redis cannot be reached. @defaultValue 1
    */
   drainDelaySeconds?: number;
   /** @defaultValue 30000 (BullMQ's); locks of a long batch are extended every half of it. */
@@ -73,7 +72,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     this.worker = new Worker<T>(opts.queueName, null, {
       connection: opts.connection,
       prefix: opts.prefix,
-      drainDelay: opts.drainDelaySeconds ?? 0.25,
+      drainDelay: opts.drainDelaySeconds ?? 1,
       lockDuration: this.#lockMs,
     });
     this.worker.on('error', (err) => opts.log.error({ err }, 'queue consumer error'));
@@ -182,6 +181,15 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     this.#closed ??= (async () => {
       this.#closing = true;
       this.#slotFreed?.();
+      // Wake a fetch blocked on the queue's marker (up to 10 s while a delayed job is pending),
+      // the way an added job would; a spurious wake only costs an empty fetch.
+      await this.#opts.connection
+        .zadd(
+          this.worker.keys.marker ?? `${this.#opts.prefix}:${this.#opts.queueName}:marker`,
+          0,
+          '0',
+        )
+        .catch((err: unknown) => this.#opts.log.debug({ err }, 'could not wake the fetch loop'));
       await this.#loop;
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await this.worker.close();

@@ -44,7 +44,12 @@ async function one(
 ): Promise<IngestRun> {
   const url = await freshDatabase(`ingest_${mode}`);
   const prefix = benchQueuePrefix(`ingest-${mode}`);
-  const server = spawnTs('bench/ingest/server.ts', [mode, url, prefix]);
+  const server = spawnTs(
+    'bench/ingest/server.ts',
+    [mode, url, prefix],
+    {},
+    process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=/tmp/prof-ingest-${mode}`] : [],
+  );
   try {
     const { port } = await server.message<{ port: number }>('port');
     const load = spawnTs('bench/ingest/load.ts', [
@@ -59,6 +64,7 @@ async function one(
     const { stopped } = await server.message<{
       stopped: { inboxRows: number; jobs: number; rssMb: number };
     }>('stopped');
+    await Promise.race([server.exited, new Promise((r) => setTimeout(r, 5_000))]);
     const acked = result.ok2xx + result.warmup2xx;
     return {
       reqPerSec: round(result.reqPerSec, 0),

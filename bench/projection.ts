@@ -273,9 +273,7 @@ async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof pr
     const seen = new Set<string>();
     const jobs = b.filter((x) => fresh.has(x.e.id) && !seen.has(x.e.id) && seen.add(x.e.id));
     await queue.addBulk(
-      jobs.map((x) =>
-        eventJob({ id: x.e.id, type: x.e.type, account: x.e.account ?? null, payload: x.payload }),
-      ),
+      jobs.map((x) => eventJob({ id: x.e.id, type: x.e.type, account: x.e.account ?? null })),
     );
   }
   await queue.close();

@@ -69,7 +69,7 @@ if (mode === 'real') {
             handled ? 'pending' : 'ignored',
           ]);
           if (rows.length && handled) {
-            const j = eventJob({ id: ev.id, type: ev.type, account: ev.account ?? null, payload });
+            const j = eventJob({ id: ev.id, type: ev.type, account: ev.account ?? null });
             await rt.queues.events.add(j.name, j.data, j.opts);
           }
           res

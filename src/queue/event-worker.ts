@@ -76,6 +76,20 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
       )
       .catch((e: unknown) => log.warn({ err: e, eventId: id }, 'could not mark inbox row failed'));
 
+  /** The raw JSON of the batch's events, from the inbox, in one query (a throw retries the batch). */
+  const inboxPayloads = async (jobs: Job<EventJobData>[]): Promise<Map<string, string>> => {
+    const ids = [
+      ...new Set(jobs.filter((j) => j.data.payload === undefined).map((j) => j.data.id)),
+    ];
+    if (ids.length === 0) return new Map();
+    const { rows } = await rt.pool.query<{ id: string; payload: string }>({
+      name: 'inbox_payloads_v1',
+      text: `SELECT "id", "payload" FROM "stripe_events" WHERE "id" = ANY($1::text[])`,
+      values: [ids],
+    });
+    return new Map(rows.map((r) => [r.id, r.payload]));
+  };
+
   const poison = async (job: Job<EventJobData>, err: InvalidEventError): Promise<JobOutcome> => {
     log.warn({ eventId: job.data.id, jobId: job.id, reason: err.message }, 'poison event');
     await markFailed(job.data.id, err);
@@ -133,10 +147,20 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     maxInFlight,
     handle: async (jobs) => {
       const outcomes: JobOutcome[] = jobs.map(() => null);
+      const payloads = await inboxPayloads(jobs);
       const parsed: Array<{ job: Job<EventJobData>; event: EventLike }> = [];
       for (const [i, job] of jobs.entries()) {
+        const payload = job.data.payload ?? payloads.get(job.data.id);
+        if (payload === undefined) {
+          // Jobs are added only after their row committed: a missing row was deleted by hand.
+          outcomes[i] = await poison(
+            job,
+            new InvalidEventError(`event ${job.data.id}: no inbox row`, job.data.id),
+          );
+          continue;
+        }
         try {
-          parsed.push({ job, event: parseEvent(job.data.payload) });
+          parsed.push({ job, event: parseEvent(payload) });
         } catch (err) {
           if (!(err instanceof InvalidEventError)) throw err;
           outcomes[i] = await poison(job, err);

@@ -2,12 +2,11 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventJobData } from './queues.js';
 
-/** The smallest thing an `events` job is made from: an inbox row's identity and raw JSON. */
+/** The smallest thing an `events` job is made from: an inbox row's identity. */
 export interface EventJobSource {
   id: string;
   type: string;
   account: string | null;
-  payload: string;
 }
 
 /** One `events` job: name = event type (readable in dashboards), job id = Stripe event id. */
@@ -18,7 +17,7 @@ export function eventJob(ev: EventJobSource): {
 } {
   return {
     name: ev.type,
-    data: { id: ev.id, type: ev.type, account: ev.account, payload: ev.payload },
+    data: { id: ev.id, type: ev.type, account: ev.account },
     opts: { jobId: ev.id },
   };
 }

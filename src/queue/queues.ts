@@ -15,13 +15,17 @@ export const QUEUE_NAMES = {
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-/** Payload of an `events` job. The raw JSON travels with the job so workers never re-read the inbox. */
+/**
+ * Payload of an `events` job: the event's identity only. The raw JSON stays in the inbox row
+ * (written before the job exists) and workers read it there, one query per batch, so the 1.5 KB
+ * body crosses the wire once instead of into Redis and out again.
+ */
 export interface EventJobData {
   id: string;
   type: string;
   account: string | null;
-  /** The event JSON exactly as stored in the inbox. */
-  payload: string;
+  /** The event JSON, when a job carries it (jobs from older versions, tests); else read from the inbox. */
+  payload?: string;
 }
 
 export interface ReconcileJobData {

@@ -64,7 +64,7 @@ interface RelayRow extends EventJobSource {
 class RedisStepError extends Error {}
 
 const CLAIM_SQL = `
-SELECT id, type, account, payload, enqueued_at IS NOT NULL AS stuck
+SELECT id, type, account, enqueued_at IS NOT NULL AS stuck
   FROM stripe_events
  WHERE status = 'pending'
    AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => $1::float8 / 1000))
@@ -249,7 +249,7 @@ export async function replayInbox(
   let after: { at: Date; id: string } | null = null;
   for (;;) {
     const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(
-      `SELECT id, type, account, payload, received_at
+      `SELECT id, type, account, received_at
          FROM stripe_events
         WHERE received_at >= $1
           AND ($2::bool OR status <> 'ignored')

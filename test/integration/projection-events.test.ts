@@ -573,6 +573,24 @@ describe('failures and the API edges', () => {
     expect(replay.replayed).toBeGreaterThanOrEqual(1);
   });
 
+  it('a job whose inbox row is gone is dead-lettered with the reason', async () => {
+    const ghost = makeEvent(
+      'treasury.credit_reversal.created',
+      creditReversal({ id: stripeId('credrev') }),
+    );
+    // Jobs name their inbox row; the body is read from there.
+    await rt.queues.events.add(
+      ghost.type,
+      { id: ghost.id, type: ghost.type, account: null },
+      { jobId: ghost.id },
+    );
+    const dead = await waitFor(async () =>
+      (await listDeadLetters(rt)).find((d) => d.ref === ghost.id),
+    );
+    expect(dead.failedReason).toMatch(/no inbox row/);
+    expect(dead.attemptsMade).toBe(1);
+  });
+
   it('400 for a malformed id, 404 for an unknown one', async () => {
     const headers = { authorization: `Bearer ${TEST_OPERATOR_TOKEN}` };
     const bad = await app.inject({ method: 'GET', url: '/api/reversals/ch_123', headers });

@@ -155,8 +155,9 @@ describe('POST /webhooks/stripe accepts', () => {
         { what: 'enqueued_at' },
       );
       expect(row).toMatchObject({ status: 'pending', payload });
+      // The job carries the event's identity; the body stays in the inbox row, read by workers.
       const job = await rt.queues.events.getJob(ev.id);
-      expect(job?.data).toEqual({ id: ev.id, type, account: ev.account ?? null, payload });
+      expect(job?.data).toEqual({ id: ev.id, type, account: ev.account ?? null });
     },
   );
 

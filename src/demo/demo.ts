@@ -326,16 +326,23 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       print(report.content.trimEnd());
     }
     print('');
-    print('Look further (Authorization: Bearer <token>):');
-    print(`  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/mismatches?status=open`);
-    print(
-      `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/reports/latest?format=html' > report.html`,
-    );
-    if (found[0]?.object_id)
+    if (opts.keep) {
+      print('Look further (Authorization: Bearer <token>):');
       print(
-        `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/reversals/${found[0].object_id}`,
+        `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/mismatches?status=open`,
       );
-    print(`  ${base}/metrics   ${base}/readyz`);
+      print(
+        `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/reports/latest?format=html' > report.html`,
+      );
+      if (found[0]?.object_id)
+        print(
+          `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/reversals/${found[0].object_id}`,
+        );
+      print(`  ${base}/metrics   ${base}/readyz`);
+    } else {
+      // The servers stop with this process: point at --keep rather than at URLs about to vanish.
+      print('To explore the API, the HTML report and /metrics afterwards: npm run demo -- --keep');
+    }
     step(opts.keep ? 'done — still running (--keep); Ctrl-C to stop' : 'done');
 
     if (opts.keep) {

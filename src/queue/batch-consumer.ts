@@ -72,6 +72,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
   readonly #opts: BatchConsumerOptions<T>;
   readonly #maxInFlight: number;
   readonly #lockMs: number;
+  readonly #drainMs: number;
   readonly #inFlight = new Set<Promise<void>>();
   #slotFreed: (() => void) | undefined;
   #closing = false;
@@ -83,10 +84,11 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     this.#opts = opts;
     this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
     this.#lockMs = opts.lockDurationMs ?? 30_000;
+    this.#drainMs = (opts.drainDelaySeconds ?? 1) * 1_000;
     this.worker = new Worker<T>(opts.queueName, null, {
       connection: opts.connection,
       prefix: opts.prefix,
-      drainDelay: opts.drainDelaySeconds ?? 1,
+      drainDelay: this.#drainMs / 1_000,
       lockDuration: this.#lockMs,
     });
     this.worker.on('error', (err) => opts.log.error({ err }, 'queue consumer error'));
@@ -203,14 +205,18 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       this.#slotFreed?.();
       // Wake a fetch blocked on the queue's marker (up to 10 s while a delayed job is pending),
       // the way an added job would; a spurious wake only costs an empty fetch.
-      await this.#opts.connection
+      // Not awaited on its own: with Redis unreachable it would wait for the reconnection, and
+      // the fetch loop with it; then the worker is closed under it and its jobs stay locked until
+      // the stalled checker hands them out again (redoing them is safe).
+      const wake = this.#opts.connection
         .zadd(
           this.worker.keys.marker ?? `${this.#opts.prefix}:${this.#opts.queueName}:marker`,
           0,
           '0',
         )
         .catch((err: unknown) => this.#opts.log.debug({ err }, 'could not wake the fetch loop'));
-      await this.#loop;
+      const giveUp = new Promise((r) => setTimeout(r, this.#drainMs + 1_000).unref());
+      await Promise.race([Promise.all([wake, this.#loop]), giveUp]);
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await this.worker.close();
     })();

@@ -30,7 +30,7 @@ if (mode === 'baseline') {
   extra = { rows: rows.length };
 } else {
   const r = await reconcileAllNarrowed(rt, {
-    batchSize: Number(process.env.BENCH_SWEEP_BATCH ?? 200),
+    batchSize: Number(process.env.BENCH_SWEEP_BATCH ?? rt.config.RECON_SWEEP_BATCH_SIZE),
   });
   extra = {
     units: r.units,

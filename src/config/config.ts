@@ -98,7 +98,7 @@ const Env = z.object({
   RECON_SWEEP_ACCOUNTS: list.default([]),
   RECON_SWEEP_RATE_LIMIT: int(25, 1, 10_000),
   /** Units reconciled per batch at the end of a sweep. */
-  RECON_SWEEP_BATCH_SIZE: int(200, 1, 10_000),
+  RECON_SWEEP_BATCH_SIZE: int(1_000, 1, 10_000),
   /** Reports kept in the `reports` table; older ones are pruned after each sweep. */
   REPORTS_KEEP: int(400, 1, 100_000),
   /** Mismatch kinds that raise alerts (comma-separated). */

@@ -30,6 +30,8 @@ export interface BatchConsumerOptions<T> {
   drainDelaySeconds?: number;
   /** @defaultValue 30000 (BullMQ's); locks of a long batch are extended every half of it. */
   lockDurationMs?: number;
+  /** How often this consumer looks for jobs whose worker died (lock expired). @defaultValue 30000 */
+  stalledIntervalMs?: number;
 }
 
 export interface BatchConsumerEvents<T> {
@@ -90,6 +92,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       prefix: opts.prefix,
       drainDelay: this.#drainMs / 1_000,
       lockDuration: this.#lockMs,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
     });
     this.worker.on('error', (err) => opts.log.error({ err }, 'queue consumer error'));
     this.#loop = this.#run().catch((err: unknown) => {
@@ -122,7 +125,15 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       }
       // Even when closing: these jobs are locked to us, so finish them rather than leave them
       // for the stalled checker.
-      if (jobs.length > 0) this.#start(jobs, token);
+      if (jobs.length > 0) {
+        this.#start(jobs, token);
+      } else if (this.worker.closing) {
+        break; // the worker was closed under us (nothing to fetch with any more)
+      } else {
+        // An empty fetch normally blocked for a while; if it came back at once (paused worker,
+        // lost connection), give the event loop a turn rather than spin on resolved promises.
+        await new Promise((r) => setImmediate(r));
+      }
     }
   }
 

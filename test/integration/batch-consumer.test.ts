@@ -172,6 +172,50 @@ describe('BatchConsumer', () => {
     expect(await queue.getFailedCount()).toBe(0);
   });
 
+  it('jobs of a consumer that died mid-batch are handed to another one, none lost', async () => {
+    await addMany(40);
+    const connA = connection();
+    const a = new BatchConsumer<Data>({
+      queueName: 'q',
+      prefix,
+      connection: connA,
+      log: captureLog('fatal').log,
+      maxBatch: 40,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 300,
+      handle: () => new Promise<never>(() => {}), // hangs: the process "dies" mid-batch
+    });
+    await waitFor(async () => (await queue.getActiveCount()) === 40, { what: 'A holds all 40' });
+    // The process dies: its connections go and its locks stop being renewed.
+    void a.worker.close(true);
+    connA.disconnect();
+
+    const seen = new Set<number>();
+    const b = new BatchConsumer<Data>({
+      queueName: 'q',
+      prefix,
+      connection: connection(),
+      log: captureLog('fatal').log,
+      maxBatch: 100,
+      lockDurationMs: 1_000,
+      stalledIntervalMs: 300,
+      handle: async (jobs) => {
+        for (const j of jobs) seen.add(j.data.n);
+        return jobs.map(() => null);
+      },
+    });
+    consumers.push(b);
+    let completed = 0;
+    b.on('completed', () => void completed++);
+    await waitFor(() => completed === 40, { what: 'B redoes the stalled jobs', timeoutMs: 15_000 });
+    expect(seen.size).toBe(40);
+    expect(await queue.getJobCounts('wait', 'active', 'failed')).toEqual({
+      wait: 0,
+      active: 0,
+      failed: 0,
+    });
+  });
+
   it('close() finishes the batch in flight before it returns', async () => {
     await addMany(30);
     let release!: () => void;

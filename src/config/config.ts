@@ -118,6 +118,28 @@ const Env = z.object({
       'over_reversed',
       'transfer_total_drift',
     ]),
+  /**
+   * Per-kind severity overrides, `kind:severity` pairs (comma-separated), e.g.
+   * `stuck_processing:high,transfer_total_drift:low`. Unlisted kinds keep their defaults.
+   */
+  RECON_SEVERITY: list.default([]).transform((pairs, ctx) => {
+    const out: Partial<Record<(typeof MISMATCH_KINDS)[number], (typeof SEVERITY_WORDS)[number]>> =
+      {};
+    for (const [i, pair] of pairs.entries()) {
+      const [kind, severity, ...rest] = pair.split(':').map((x) => x.trim());
+      const k = MISMATCH_KINDS.find((m) => m === kind);
+      const sev = SEVERITY_WORDS.find((w) => w === severity);
+      if (!k || !sev || rest.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} must be kind:severity, with a kind among ${MISMATCH_KINDS.join(', ')} and a severity among ${SEVERITY_WORDS.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      out[k] = sev;
+    }
+    return out;
+  }),
   /** Mismatches below this severity never alert. */
   ALERT_MIN_SEVERITY: z.enum(SEVERITY_WORDS).default('low'),
   /** New mismatches are collected this long and sent as one message. */

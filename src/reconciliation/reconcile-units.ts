@@ -18,6 +18,7 @@ export function rulesFromConfig(config: Config): ReconRules {
     },
     matchWindowMs: config.RECON_MATCH_WINDOW,
     metadataKey: config.RECON_MATCH_METADATA_KEY,
+    severity: config.RECON_SEVERITY,
   };
 }
 

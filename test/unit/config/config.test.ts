@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/errors.js';
+import { rulesFromConfig } from '../../../src/reconciliation/reconcile-units.js';
 
 const good = {
   DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/recon',
@@ -23,6 +24,18 @@ describe('loadConfig', () => {
     expect(c.RECON_MATCH_METADATA_KEY).toBe('ledger_entry_id');
     expect(c.WEBHOOK_MAX_BODY_BYTES).toBe(1_048_576);
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads per-kind severity overrides', () => {
+    expect(loadConfig(good).RECON_SEVERITY).toEqual({});
+    expect(
+      loadConfig({ ...good, RECON_SEVERITY: ' stuck_processing:high , transfer_total_drift:low' })
+        .RECON_SEVERITY,
+    ).toEqual({ stuck_processing: 'high', transfer_total_drift: 'low' });
+    // …and the reconciler gets them.
+    expect(
+      rulesFromConfig(loadConfig({ ...good, RECON_SEVERITY: 'stuck_processing:high' })).severity,
+    ).toEqual({ stuck_processing: 'high' });
   });
 
   it.each([
@@ -53,6 +66,16 @@ describe('loadConfig', () => {
     { name: 'bad redis url', env: { REDIS_URL: 'http://localhost' }, variable: 'REDIS_URL' },
     { name: 'bad prefix', env: { QUEUE_PREFIX: 'a b' }, variable: 'QUEUE_PREFIX' },
     { name: 'bad api base', env: { STRIPE_API_BASE: 'not a url' }, variable: 'STRIPE_API_BASE' },
+    {
+      name: 'unknown severity word',
+      env: { RECON_SEVERITY: 'stuck_processing:urgent' },
+      variable: 'RECON_SEVERITY',
+    },
+    {
+      name: 'unknown mismatch kind',
+      env: { RECON_SEVERITY: 'lost_money:high' },
+      variable: 'RECON_SEVERITY',
+    },
   ])('$name → names $variable, never echoes the value', ({ env, variable }) => {
     const merged = { ...good, ...env };
     let err: unknown;

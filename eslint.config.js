@@ -15,6 +15,13 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts (install hook, bin shim) outside the TypeScript program.
+    files: ['scripts/**/*.mjs', 'bin/**/*.js'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     // The domain is pure: no IO, no clock. Adapters pass `now` in and write what it returns.
     files: ['src/domain/**/*.ts'],
     rules: {

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIngest, type IngestResult } from './ingest.js';
-import { gitCommit, machineInfo, ROOT, round } from './lib/common.js';
+import { gitCommit, machineInfo, ROOT, round, settlePostgres } from './lib/common.js';
 import { benchProjection, type ProjectionResult } from './projection.js';
 import { benchSweep, type SweepResult } from './sweep.js';
 
@@ -23,6 +23,7 @@ const started = Date.now();
 const results: { ingest?: IngestResult; projection?: ProjectionResult; sweep?: SweepResult } = {};
 
 for (const part of parts) {
+  await settlePostgres();
   const t0 = Date.now();
   log(`${part}…`);
   if (part === 'ingest') results.ingest = await benchIngest();

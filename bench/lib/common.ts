@@ -40,6 +40,25 @@ export async function freshDatabase(part: string): Promise<string> {
   return url;
 }
 
+/**
+ * Lets Postgres settle before a part is timed: drops what earlier runs left (the sweep's two
+ * million rows would otherwise be vacuumed and checkpointed under the next ingest run, whose
+ * latency is the commit's `fsync`), then flushes dirty buffers with a CHECKPOINT.
+ */
+export async function settlePostgres(): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE starts_with(datname, 'recon_bench_')`,
+    );
+    for (const { datname } of rows) await admin.query(`DROP DATABASE "${datname}" WITH (FORCE)`);
+    await admin.query('CHECKPOINT');
+  } finally {
+    await admin.end();
+  }
+}
+
 export function benchQueuePrefix(part: string): string {
   return `recon-bench-${part}-${randomBytes(3).toString('hex')}`;
 }

@@ -1,7 +1,7 @@
 import 'dotenv/config';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
-import { MISMATCH_KINDS } from '../domain/types.js';
+import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
 import { ConfigError } from '../errors.js';
 
 // Parsed once into a frozen object; nothing else reads process.env. Messages name the variable
@@ -52,8 +52,6 @@ const optionalUrl = z
   .optional()
   .transform((s) => (s && s.trim() ? s.trim() : undefined))
   .pipe(z.string().url().optional());
-
-export const SEVERITY_WORDS = ['low', 'medium', 'high', 'critical'] as const;
 
 const Env = z.object({
   DATABASE_URL: postgresUrl,
@@ -123,16 +121,15 @@ const Env = z.object({
    * `stuck_processing:high,transfer_total_drift:low`. Unlisted kinds keep their defaults.
    */
   RECON_SEVERITY: list.default([]).transform((pairs, ctx) => {
-    const out: Partial<Record<(typeof MISMATCH_KINDS)[number], (typeof SEVERITY_WORDS)[number]>> =
-      {};
+    const out: Partial<Record<MismatchKind, Severity>> = {};
     for (const [i, pair] of pairs.entries()) {
       const [kind, severity, ...rest] = pair.split(':').map((x) => x.trim());
       const k = MISMATCH_KINDS.find((m) => m === kind);
-      const sev = SEVERITY_WORDS.find((w) => w === severity);
+      const sev = SEVERITIES.find((w) => w === severity);
       if (!k || !sev || rest.length > 0) {
         ctx.addIssue({
           code: 'custom',
-          message: `entry ${i + 1} must be kind:severity, with a kind among ${MISMATCH_KINDS.join(', ')} and a severity among ${SEVERITY_WORDS.join(', ')}`,
+          message: `entry ${i + 1} must be kind:severity, with a kind among ${MISMATCH_KINDS.join(', ')} and a severity among ${SEVERITIES.join(', ')}`,
         });
         return z.NEVER;
       }
@@ -141,7 +138,7 @@ const Env = z.object({
     return out;
   }),
   /** Mismatches below this severity never alert. */
-  ALERT_MIN_SEVERITY: z.enum(SEVERITY_WORDS).default('low'),
+  ALERT_MIN_SEVERITY: z.enum(SEVERITIES).default('low'),
   /** New mismatches are collected this long and sent as one message. */
   ALERT_GROUP_WINDOW: duration('2s'),
   /** Delivery attempts per sink and message before it stays in the failed (dead-letter) set. */

@@ -11,7 +11,10 @@ export type JobOutcome = Error | null;
 export interface BatchConsumerOptions<T> {
   queueName: string;
   prefix: string;
-  /** A connection of its own (BullMQ duplicates it for the blocking fetch). */
+  /**
+   * A connection of its own, which the consumer owns from now on: `close()` disconnects it
+   * (BullMQ duplicates it for the blocking fetch, and closes only that duplicate).
+   */
   connection: Redis;
   log: Logger;
   /** Most jobs handed to `handle` at once. */
@@ -209,7 +212,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     }
   }
 
-  /** Stops fetching, finishes the batches in flight, then closes the worker. */
+  /** Stops fetching, finishes the batches in flight, then closes the worker and its connection. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing = true;
@@ -230,6 +233,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       await Promise.race([Promise.all([wake, this.#loop]), giveUp]);
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
       await this.worker.close();
+      this.#opts.connection.disconnect();
     })();
     return this.#closed;
   }

@@ -96,7 +96,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     return new UnrecoverableError(err.message);
   };
 
-  /** Projects the parsed events; a poison event found only now is taken out and the rest redone. */
+  /** Projects the parsed events; an event whose object cannot be mapped is taken out as poison and the rest redone. */
   const project = async (batch: Array<{ job: Job<EventJobData>; event: EventLike }>) => {
     const outcomes = new Map<Job<EventJobData>, JobOutcome>();
     let rest = batch;
@@ -137,11 +137,10 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     return outcomes;
   };
 
-  const connection = createRedis(rt.config.REDIS_URL);
   const consumer = new BatchConsumer<EventJobData>({
     queueName: QUEUE_NAMES.events,
     prefix: rt.config.QUEUE_PREFIX,
-    connection,
+    connection: createRedis(rt.config.REDIS_URL),
     log,
     maxBatch,
     maxInFlight,
@@ -183,10 +182,6 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   return {
     worker: consumer.worker,
     consumer,
-    close: async () => {
-      await consumer.close();
-      // BullMQ leaves a connection it was handed open; this one is ours alone.
-      connection.disconnect();
-    },
+    close: () => consumer.close(),
   };
 }

@@ -1,13 +1,12 @@
 import { ledgerSourceFor } from '../ledger/source.js';
 import type { Pool } from '../db/pool.js';
 import type { Runtime } from '../runtime.js';
-import { emptyChanges } from './persist.js';
 import {
   reconcileAll,
-  type ReconcileAllOptions,
+  reconcileKeys,
   type ReconcileAllResult,
+  type ReconcileKeysOptions,
 } from './reconcile-all.js';
-import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
 
 /**
  * Set-based narrowing for the full sweep: instead of loading every unit into Node (2 M rows for a
@@ -127,59 +126,16 @@ export async function candidateUnitKeys(pool: Pool): Promise<string[]> {
  * `reconcileAll` with set-based narrowing: the same options and result, but only the candidate
  * units are loaded and reconciled (`units` in the result counts those). Open mismatches of units
  * that are now clean are resolved, because such units are candidates and reconcile() produces
- * nothing for them.
+ * nothing for them. Two batches run at once unless `concurrency` says otherwise.
  *
  * With LEDGER_SQL_VIEW the ledger is the platform's own view, whose rows are validated and
  * normalised in Node (raw Stripe status words, currency case): the SQL above cannot vouch for
  * them, so that configuration falls back to the full `reconcileAll`.
  */
-export interface ReconcileAllNarrowedOptions extends ReconcileAllOptions {
-  /**
-   * Batches reconciled at once, each in its own transaction on its own pooled connection (units
-   * are disjoint and locked per unit, so batches never wait on each other). @defaultValue 2
-   */
-  concurrency?: number;
-}
-
 export async function reconcileAllNarrowed(
   rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
-  opts: ReconcileAllNarrowedOptions = {},
+  opts: ReconcileKeysOptions = {},
 ): Promise<ReconcileAllResult> {
-  const source = ledgerSourceFor(rt);
-  if (source.kind !== 'table') return reconcileAll(rt, opts);
-  const batchSize = Math.max(1, opts.batchSize ?? 200);
-  const concurrency = Math.max(1, opts.concurrency ?? 2);
-  const rules = rulesFromConfig(rt.config);
-  const keys = await candidateUnitKeys(rt.pool);
-  const result: ReconcileAllResult = {
-    units: keys.length,
-    mismatches: 0,
-    changes: emptyChanges(),
-    failed: [],
-  };
-  opts.onProgress?.({ done: 0, total: keys.length });
-  let next = 0;
-  let done = 0;
-  const lane = async () => {
-    while (next < keys.length) {
-      const batch = keys.slice(next, next + batchSize);
-      next += batch.length;
-      const r = await reconcileUnits(rt, batch, {
-        rules,
-        source,
-        now: opts.now,
-        trigger: 'sweep',
-      });
-      result.mismatches += r.mismatches.length;
-      result.changes.opened.push(...r.changes.opened);
-      result.changes.escalated.push(...r.changes.escalated);
-      result.changes.resolved.push(...r.changes.resolved);
-      result.failed.push(...r.failed);
-      if (opts.onChanges) await opts.onChanges(r.changes);
-      done += batch.length;
-      opts.onProgress?.({ done, total: keys.length });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  return result;
+  if (ledgerSourceFor(rt).kind !== 'table') return reconcileAll(rt, opts);
+  return reconcileKeys(rt, await candidateUnitKeys(rt.pool), { concurrency: 2, ...opts });
 }

@@ -54,15 +54,24 @@ export async function allUnitKeys(rt: Pick<Runtime, 'pool' | 'config' | 'log'>):
   return [...keys].sort();
 }
 
-/** Reconciles every unit in batches (the nightly sweep's last step, and `recon reconcile`). */
-export async function reconcileAll(
+export interface ReconcileKeysOptions extends ReconcileAllOptions {
+  /**
+   * Batches reconciled at once, each in its own transaction on its own pooled connection (units
+   * are disjoint and locked per unit, so batches never wait on each other). @defaultValue 1
+   */
+  concurrency?: number;
+}
+
+/** Reconciles the given units in batches, `concurrency` at a time, reporting progress and changes. */
+export async function reconcileKeys(
   rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
-  opts: ReconcileAllOptions = {},
+  keys: readonly string[],
+  opts: ReconcileKeysOptions = {},
 ): Promise<ReconcileAllResult> {
   const batchSize = Math.max(1, opts.batchSize ?? 200);
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
   const rules = rulesFromConfig(rt.config);
   const source = ledgerSourceFor(rt);
-  const keys = await allUnitKeys(rt);
   const result: ReconcileAllResult = {
     units: keys.length,
     mismatches: 0,
@@ -70,16 +79,31 @@ export async function reconcileAll(
     failed: [],
   };
   opts.onProgress?.({ done: 0, total: keys.length });
-  for (let i = 0; i < keys.length; i += batchSize) {
-    const batch = keys.slice(i, i + batchSize);
-    const r = await reconcileUnits(rt, batch, { rules, source, now: opts.now, trigger: 'sweep' });
-    result.mismatches += r.mismatches.length;
-    result.changes.opened.push(...r.changes.opened);
-    result.changes.escalated.push(...r.changes.escalated);
-    result.changes.resolved.push(...r.changes.resolved);
-    result.failed.push(...r.failed);
-    if (opts.onChanges) await opts.onChanges(r.changes);
-    opts.onProgress?.({ done: Math.min(keys.length, i + batch.length), total: keys.length });
-  }
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < keys.length) {
+      const batch = keys.slice(next, next + batchSize);
+      next += batch.length;
+      const r = await reconcileUnits(rt, batch, { rules, source, now: opts.now, trigger: 'sweep' });
+      result.mismatches += r.mismatches.length;
+      result.changes.opened.push(...r.changes.opened);
+      result.changes.escalated.push(...r.changes.escalated);
+      result.changes.resolved.push(...r.changes.resolved);
+      result.failed.push(...r.failed);
+      if (opts.onChanges) await opts.onChanges(r.changes);
+      done += batch.length;
+      opts.onProgress?.({ done, total: keys.length });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
   return result;
+}
+
+/** Reconciles every unit in batches (the full scan; `reconcileAllNarrowed` is the sweep's). */
+export async function reconcileAll(
+  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  opts: ReconcileKeysOptions = {},
+): Promise<ReconcileAllResult> {
+  return reconcileKeys(rt, await allUnitKeys(rt), opts);
 }

@@ -36,12 +36,10 @@ export function startReconcileWorker(
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
   const rules = rulesFromConfig(rt.config);
   const log = rt.log.child({ worker: 'reconcile' });
-  const connection = createRedis(rt.config.REDIS_URL);
-
   const consumer = new BatchConsumer<ReconcileJobData>({
     queueName: QUEUE_NAMES.reconcile,
     prefix: rt.config.QUEUE_PREFIX,
-    connection,
+    connection: createRedis(rt.config.REDIS_URL),
     log,
     maxBatch: Math.max(1, Math.ceil(concurrency / maxInFlight)),
     maxInFlight,
@@ -91,10 +89,6 @@ export function startReconcileWorker(
   return {
     worker: consumer.worker,
     consumer,
-    async close() {
-      await consumer.close();
-      // BullMQ leaves a connection it was handed open; this one is ours alone.
-      connection.disconnect();
-    },
+    close: () => consumer.close(),
   };
 }

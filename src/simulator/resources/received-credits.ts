@@ -1,11 +1,16 @@
 import type Stripe from 'stripe';
 import type { Ctx, Route } from '../core.js';
 import { receiptUrl } from '../core.js';
-import { invalidRequest, noSuch } from '../errors.js';
+import { noSuch } from '../errors.js';
 import { paginate, PAGE_PARAMS, type StripeList } from '../list.js';
 import { Params } from '../params.js';
-import { findFinancialAccount, moveBalance } from './financial-accounts.js';
-import { currentReversalDetails, initiatingDetails, REVERSAL_WINDOW_MS } from './received.js';
+import { moveBalance } from './financial-accounts.js';
+import {
+  currentReversalDetails,
+  initiatingDetails,
+  receivedHelperParams,
+  REVERSAL_WINDOW_MS,
+} from './received.js';
 
 type ReceivedCredit = Stripe.Treasury.ReceivedCredit;
 
@@ -26,26 +31,12 @@ export function findReceivedCredit(ctx: Ctx, id: string, param = 'id'): Received
 
 /** `POST /v1/test_helpers/treasury/received_credits`: money arrives in a FinancialAccount. */
 function testHelperCreate(ctx: Ctx): ReceivedCredit {
-  const p = new Params(ctx.params, [
-    'amount',
-    'currency',
-    'financial_account',
-    'network',
-    'description',
-    'initiating_payment_method_details',
-  ]);
-  const amount = p.int('amount', { required: true, min: 1 }) as number;
-  const currency = (p.str('currency', { required: true }) as string).toLowerCase();
-  const faId = p.str('financial_account', { required: true }) as string;
-  const network = p.oneOf('network', ['ach', 'us_domestic_wire', 'rtp', 'stripe'] as const, {
-    required: true,
-  }) as string;
-  const fa = findFinancialAccount(ctx.acc, faId);
-  if (!fa.supported_currencies.includes(currency)) {
-    throw invalidRequest(`The FinancialAccount ${fa.id} does not support currency ${currency}.`, {
-      param: 'currency',
-    });
-  }
+  const { p, amount, currency, fa, network } = receivedHelperParams(ctx, [
+    'ach',
+    'us_domestic_wire',
+    'rtp',
+    'stripe',
+  ] as const);
   const { core } = ctx;
   const created = core.clock.nowSeconds();
   const reversible = REVERSIBLE.has(network);

@@ -1,7 +1,9 @@
 import type Stripe from 'stripe';
 import { DAY_MS } from '../clock.js';
 import type { Ctx } from '../core.js';
-import type { Params } from '../params.js';
+import { invalidRequest } from '../errors.js';
+import { Params } from '../params.js';
+import { findFinancialAccount } from './financial-accounts.js';
 
 /** How long after it arrives a received credit or debit can still be reversed (simulated). */
 export const REVERSAL_WINDOW_MS = 5 * DAY_MS;
@@ -50,4 +52,30 @@ export function currentReversalDetails<
     }
   }
   return { ...details };
+}
+
+/**
+ * The parameters both test helpers (`received_credits`, `received_debits`) take, checked the same
+ * way: a positive amount, a currency the FinancialAccount supports, and one of `networks`.
+ */
+export function receivedHelperParams<N extends string>(ctx: Ctx, networks: readonly N[]) {
+  const p = new Params(ctx.params, [
+    'amount',
+    'currency',
+    'financial_account',
+    'network',
+    'description',
+    'initiating_payment_method_details',
+  ]);
+  const amount = p.int('amount', { required: true, min: 1 }) as number;
+  const currency = (p.str('currency', { required: true }) as string).toLowerCase();
+  const faId = p.str('financial_account', { required: true }) as string;
+  const network = p.oneOf('network', networks, { required: true }) as N;
+  const fa = findFinancialAccount(ctx.acc, faId);
+  if (!fa.supported_currencies.includes(currency)) {
+    throw invalidRequest(`The FinancialAccount ${fa.id} does not support currency ${currency}.`, {
+      param: 'currency',
+    });
+  }
+  return { p, amount, currency, fa, network };
 }

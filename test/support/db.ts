@@ -18,7 +18,9 @@ export interface TestDatabase {
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('pgAdminUrl');
-  const name = `recon_t_${randomBytes(5).toString('hex')}`;
+  // The creation time in the name lets a later run drop only databases that are hours old, so
+  // several runs sharing one Postgres (worktrees, CI jobs) never drop each other's.
+  const name = `recon_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

@@ -88,9 +88,9 @@ export default async function setup(project: TestProject) {
   adminUrl.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
-  // Several runs may share one Postgres (engineers in one checkout, CI jobs): never drop a database
-  // someone is using. Test databases go without FORCE (an open connection keeps one alive);
-  // templates carry their creation time and are dropped only when hours old.
+  // Several runs may share one Postgres (engineers in one checkout, CI jobs, worktrees): never drop
+  // a database someone may be using. Test databases and templates carry their creation time and
+  // are dropped only when hours old (and without FORCE, so an open connection keeps one alive).
   const template = `recon_tpl_${Math.floor(Date.now() / 1000)}_${process.pid}`;
   const TEMPLATE_MAX_AGE_S = 6 * 3600;
   try {
@@ -98,10 +98,8 @@ export default async function setup(project: TestProject) {
       `SELECT datname FROM pg_database WHERE datname LIKE 'recon_t\\_%' OR datname LIKE 'recon_tpl\\_%'`,
     );
     for (const { datname } of old.rows) {
-      const tpl = /^recon_tpl_(\d{10})_\d+$/.exec(datname);
-      if (datname.startsWith('recon_tpl_')) {
-        if (tpl && Date.now() / 1000 - Number(tpl[1]) < TEMPLATE_MAX_AGE_S) continue;
-      }
+      const born = /^recon_(?:tpl|t)_(\d{10})_/.exec(datname);
+      if (born && Date.now() / 1000 - Number(born[1]) < TEMPLATE_MAX_AGE_S) continue;
       await admin.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {});
     }
     await admin.query(`CREATE DATABASE "${template}"`);

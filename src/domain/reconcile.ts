@@ -1,5 +1,6 @@
 import { describeDuration } from './duration.js';
 import { fingerprint } from './fingerprint.js';
+import { absenceConfirmed, entryGraceStartMs, stripeLookupFor } from './lookup.js';
 import { accountsCompatible, matchUnit, sameCurrency } from './match.js';
 import { formatMoney } from './money.js';
 import { raiseSeverity, severityFor } from './severity.js';
@@ -41,10 +42,8 @@ function onAccount(account: string | null): string {
   return account ? ` on ${account}` : '';
 }
 
-/** The entry's own time for the grace period: the later of when it happened and when we heard. */
-export function entryGraceStartMs(e: LedgerEntry): number {
-  return Math.max(e.occurredAtMs ?? e.updatedAtMs, e.updatedAtMs);
-}
+// Grace runs from the evidence's own time (see lookup.ts); re-exported for existing callers.
+export { entryGraceStartMs };
 
 type Draft = Omit<Mismatch, 'fingerprint' | 'severity'> & { severity?: Severity };
 
@@ -211,8 +210,8 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
     if (extras.length > 0) {
       const extraAmount = extras.reduce((s, c) => s + c.entry.amount, 0);
       explained += extraAmount;
-      // Grace from the newest claimant: a ledger correction may briefly write a new entry before
-      // removing the old one.
+      // Grace from the newest claimant's own time: a ledger posting a fresh entry before removing
+      // the old one is given the grace period, an import of two old claims is not.
       const newest = Math.max(...extras.map((c) => entryGraceStartMs(c.entry)));
       if (pastGrace(newest)) {
         const ids = [e, ...extras.map((c) => c.entry)].map((x) => x.id);
@@ -271,11 +270,20 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
     });
   }
 
-  // Entries Stripe does not have (yet).
+  // Entries Stripe does not have (yet). With confirmation on, an entry naming something Stripe can
+  // be asked about waits for the lookup's answer (or a sweep's listing): a lost webhook must not
+  // look like a missing reversal. It is still counted as explained, so no drift is raised for it.
   const missingInStripe: LedgerEntry[] = [];
+  const projectedIds = new Set(unit.reversals.map((r) => r.id));
+  const confirmedAt = new Map<LedgerEntry, number>();
   for (const e of matching.unmatchedEntries) {
     explained += e.amount;
-    if (pastGrace(entryGraceStartMs(e))) missingInStripe.push(e);
+    if (!pastGrace(entryGraceStartMs(e))) continue;
+    if (rules.confirmMissingInStripe && stripeLookupFor(e, projectedIds) !== null) {
+      if (!absenceConfirmed(e)) continue;
+      confirmedAt.set(e, e.absentConfirmedAtMs!);
+    }
+    missingInStripe.push(e);
   }
 
   // Transfer totals (Connect only, and only once the transfer itself is projected).
@@ -326,11 +334,9 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
         if (naming.length > 0 && sum === -stripeGap) for (const e of naming) absorbed.add(e);
       }
       if (stripeGap !== 0 || ledgerGap !== 0) {
-        const since = Math.max(
-          t.createdMs,
-          t.updatedMs ?? t.createdMs,
-          ...unit.reversals.map((r) => r.createdMs),
-        );
+        // Stripe's own times only: when we received or re-fetched the transfer says nothing
+        // about how old the disagreement is (a sweep re-fetching it must not hide it again).
+        const since = Math.max(t.createdMs, ...unit.reversals.map((r) => r.createdMs));
         if (pastGrace(since)) {
           const gap = stripeGap !== 0 ? stripeGap : ledgerGap;
           const covered = [...absorbed].map((e) => e.id);
@@ -375,7 +381,10 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
         ? `Ledger entry ${e.id} records ${label} ${e.stripeId} for ${money(e.amount, e.currency)}${onAccount(e.account)}, ` +
           `but Stripe has ${e.stripeId}${onAccount(elsewhere.account)}.`
         : `Ledger entry ${e.id} records a ${label}${e.stripeId ? ` ${e.stripeId}` : ''} of ${money(e.amount, e.currency)}` +
-          `${onAccount(e.account)}${e.parentId ? ` against ${e.parentId}` : ''}, but Stripe has no such reversal.`;
+          `${onAccount(e.account)}${e.parentId ? ` against ${e.parentId}` : ''}, but Stripe has no such reversal` +
+          (confirmedAt.has(e)
+            ? ` (confirmed absent in Stripe at ${new Date(confirmedAt.get(e)!).toISOString()}).`
+            : '.');
     emit({
       objectType: e.kind,
       objectId: e.stripeId,

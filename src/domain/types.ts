@@ -13,7 +13,10 @@
  * - unit: the smallest set of objects reconciled together — a transfer with all its reversals,
  *   or one ReceivedCredit / ReceivedDebit with its reversal(s). Keyed by the parent id.
  * - mismatch: one disagreement between Stripe and the ledger, identified by a stable fingerprint.
- * - grace period: how long a fresh object or entry may disagree before it is flagged.
+ * - grace period: how long a fresh object or entry may disagree before it is flagged, counted
+ *   from the evidence's own time (an object's `created`, an entry's `occurred_at`).
+ * - lookup: a GET to Stripe for an id (or a parent's reversals) a ledger entry names but we never
+ *   projected; its 404 (or a completed sweep's listing) confirms the object is absent.
  *
  * Money is integer minor units plus an ISO currency (lowercase, as Stripe writes it). Times in the
  * domain are epoch milliseconds; `now` is always an argument.
@@ -93,8 +96,9 @@ export interface TransferSnapshot {
   currency: string;
   createdMs: number;
   /**
-   * When our projection last saw `amount_reversed` change. Optional: the grace period of
-   * `transfer_total_drift` runs from max(createdMs, updatedMs, newest reversal's createdMs).
+   * When our projection last wrote the transfer. Informational only: the grace period of
+   * `transfer_total_drift` runs from Stripe's own times, max(createdMs, newest reversal's
+   * createdMs), never from when we received or re-fetched it.
    */
   updatedMs?: number | null;
 }
@@ -112,8 +116,20 @@ export interface LedgerEntry {
   account: string | null;
   occurredAtMs: number | null;
   metadata: Record<string, unknown>;
-  /** When the entry was last written on our side; the grace period also runs from here. */
+  /** When the entry was last written on our side (matching time when it has no `occurredAtMs`). */
   updatedAtMs: number;
+  /**
+   * When the entry was first written on our side. Optional: the grace period of an entry without
+   * `occurredAtMs` runs from here (else from `updatedAtMs`), so a correction never restarts it.
+   */
+  createdAtMs?: number | null;
+  /**
+   * When Stripe was last confirmed not to have what this entry names (its `stripeLookupFor`
+   * target): a 404 on lookup, a parent lookup that returned no matching reversal, or a completed
+   * sweep whose listing lacked it. Null: not confirmed (yet). Only read when
+   * `rules.confirmMissingInStripe` is on; a confirmation older than the entry's own time is stale.
+   */
+  absentConfirmedAtMs?: number | null;
 }
 
 /** One reconciliation unit, keyed by the parent id. */
@@ -135,6 +151,12 @@ export interface ReconRules {
   metadataKey: string;
   /** Optional per-kind severity overrides. */
   severity?: Partial<Record<MismatchKind, Severity>>;
+  /**
+   * Confirm before raising: `missing_in_stripe` for an entry that names something Stripe can be
+   * asked about (`stripeLookupFor`) waits for `absentConfirmedAtMs`. Off, it is raised once past
+   * grace without asking. @defaultValue false
+   */
+  confirmMissingInStripe?: boolean;
 }
 
 export interface Mismatch {

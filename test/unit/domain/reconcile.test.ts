@@ -110,14 +110,23 @@ describe('reconcile: table', () => {
       want: ['missing_in_stripe'],
     },
     {
-      name: 'old entry rewritten just now waits again',
+      // Grace runs from the entry's own time: an import (or a correction) of an old entry does
+      // not restart it.
+      name: 'old entry imported or rewritten just now: flagged at once',
       u: unit({ ledger: [entry({ occurredAtMs: T0 - DAY, updatedAtMs: T0 - MIN })] }),
-      want: [],
+      want: ['missing_in_stripe'],
     },
     {
       name: 'entry without occurred_at uses updated_at',
       u: unit({ ledger: [entry({ occurredAtMs: null, updatedAtMs: T0 - MIN })] }),
       want: [],
+    },
+    {
+      name: 'entry without occurred_at, first written long ago, rewritten now: created_at counts',
+      u: unit({
+        ledger: [entry({ occurredAtMs: null, createdAtMs: T0 - DAY, updatedAtMs: T0 - MIN })],
+      }),
+      want: ['missing_in_stripe'],
     },
 
     // Stuck
@@ -328,12 +337,26 @@ describe('reconcile: table', () => {
       want: ['duplicate_match'],
     },
     {
-      name: 'duplicate inside grace waits',
+      name: 'duplicate inside grace (of the newest claim) waits',
       u: unit({
         reversals: [rev()],
-        ledger: [entry({ id: 'le_1' }), entry({ id: 'le_2', updatedAtMs: T0 - MIN })],
+        ledger: [
+          entry({ id: 'le_1' }),
+          entry({ id: 'le_2', occurredAtMs: T0 - MIN, updatedAtMs: T0 - MIN }),
+        ],
       }),
       want: [],
+    },
+    {
+      name: 'two old claims imported just now: duplicate at once',
+      u: unit({
+        reversals: [rev({ createdMs: T0 - 20 * DAY })],
+        ledger: [
+          entry({ id: 'le_1', occurredAtMs: T0 - 20 * DAY, updatedAtMs: T0 }),
+          entry({ id: 'le_2', occurredAtMs: T0 - 20 * DAY, updatedAtMs: T0 }),
+        ],
+      }),
+      want: ['duplicate_match'],
     },
 
     // Transfer totals
@@ -380,10 +403,29 @@ describe('reconcile: table', () => {
       want: ['transfer_total_drift'],
     },
     {
-      name: 'drift waits while the transfer just changed',
+      // Our write time is not evidence: a sweep re-fetching an old transfer must not hide drift.
+      name: 'drift on an old transfer re-fetched just now: flagged at once',
       u: unit({
         transfer: transfer({ amountReversed: 2000, updatedMs: T0 - MIN }),
         reversals: [rev()],
+        ledger: [entry()],
+      }),
+      want: ['transfer_total_drift'],
+    },
+    {
+      name: 'drift waits while the newest reversal is fresh',
+      u: unit({
+        transfer: transfer({ amountReversed: 2000 }),
+        reversals: [rev({ createdMs: T0 - MIN })],
+        ledger: [entry()],
+      }),
+      want: [],
+    },
+    {
+      name: 'drift waits while the transfer itself is fresh',
+      u: unit({
+        transfer: transfer({ amountReversed: 2000, createdMs: T0 - 2 * MIN }),
+        reversals: [rev({ createdMs: T0 - 2 * MIN })],
         ledger: [entry()],
       }),
       want: [],

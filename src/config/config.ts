@@ -95,6 +95,13 @@ const Env = z.object({
   RECON_SWEEP_CRON: z.string().default('0 3 * * *'),
   RECON_SWEEP_ACCOUNTS: list.default([]),
   RECON_SWEEP_RATE_LIMIT: int(25, 1, 10_000),
+  /**
+   * Confirm before raising: look a ledger entry's Stripe id (or parent) up in Stripe before
+   * calling it missing_in_stripe. Off: raised once past grace without asking.
+   */
+  RECON_CONFIRM_MISSING: bool(true),
+  /** Stripe requests per second for those lookups (the sweep's token bucket, its own budget). */
+  RECON_LOOKUP_RATE_LIMIT: int(10, 1, 10_000),
   /** Units reconciled per batch at the end of a sweep. */
   RECON_SWEEP_BATCH_SIZE: int(1_000, 1, 10_000),
   /** Reports kept in the `reports` table; older ones are pruned after each sweep. */

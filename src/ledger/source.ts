@@ -47,6 +47,7 @@ interface TableRow {
   account: string | null;
   occurred_at: Date | null;
   metadata: Record<string, unknown> | null;
+  created_at: Date;
   updated_at: Date;
 }
 
@@ -57,7 +58,7 @@ export class TableLedgerSource implements LedgerSource {
     if (keys.length === 0 && reversalIds.length === 0) return [];
     const { rows } = await db.query<TableRow>(
       `SELECT id, kind, stripe_id, parent_id, amount, currency, expected_status, account,
-              occurred_at, metadata, updated_at
+              occurred_at, metadata, created_at, updated_at
        FROM ledger_entries
        WHERE parent_id = ANY($1::text[]) OR stripe_id = ANY($1::text[]) OR stripe_id = ANY($2::text[])`,
       [keys, reversalIds],
@@ -74,6 +75,7 @@ export class TableLedgerSource implements LedgerSource {
       occurredAtMs: r.occurred_at ? r.occurred_at.getTime() : null,
       metadata: r.metadata ?? {},
       updatedAtMs: r.updated_at.getTime(),
+      createdAtMs: r.created_at.getTime(),
     }));
   }
 

@@ -8,6 +8,7 @@ import type {
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
 import { kindOfKey, projectedParents, unitKeyOf, type Queryable } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
+import { attachConfirmations } from './lookup-store.js';
 
 interface ReversalRow {
   kind: ReversalKind;
@@ -119,7 +120,9 @@ export async function loadUnitsWith(
       u.kind = e.kind;
     u.ledger.push(e);
   }
-  return [...units.values()];
+  const out = [...units.values()];
+  await attachConfirmations(db, out);
+  return out;
 }
 
 function toTransfer(t: TransferRow): TransferSnapshot {

@@ -1,10 +1,12 @@
 import type { Config } from '../config/config.js';
 import { inTransaction } from '../db/pool.js';
+import { pendingLookups } from '../domain/lookup.js';
 import { reconcile } from '../domain/reconcile.js';
 import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
 import type { Runtime } from '../runtime.js';
 import { loadUnitsWith } from './load.js';
+import { scheduleLookups } from './lookup-store.js';
 import { persistMismatchesWith, type MismatchChanges, type UnitMismatch } from './persist.js';
 import { reconcileRunsTotal } from '../metrics.js';
 
@@ -19,6 +21,7 @@ export function rulesFromConfig(config: Config): ReconRules {
     matchWindowMs: config.RECON_MATCH_WINDOW,
     metadataKey: config.RECON_MATCH_METADATA_KEY,
     severity: config.RECON_SEVERITY,
+    confirmMissingInStripe: config.RECON_CONFIRM_MISSING,
   };
 }
 
@@ -87,6 +90,12 @@ export async function reconcileUnits(
       }
     }
     const changes = await persistMismatchesWith(c, done, all, now);
+    // Confirm before raising: what the units could not settle without asking Stripe.
+    if (rules.confirmMissingInStripe)
+      await scheduleLookups(
+        c,
+        units.flatMap((u) => pendingLookups(u, rules)),
+      );
     const trigger = opts.trigger ?? 'worker';
     if (done.length)
       reconcileRunsTotal.inc({ trigger, result: 'ok' }, units.length - failed.length);

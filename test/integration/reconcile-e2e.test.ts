@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { startEventWorker } from '../../src/queue/event-worker.js';
+import { startStripeLookupWorker } from '../../src/reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime } from '../../src/runtime.js';
+import { createSimulator } from '../../src/simulator/index.js';
 import { createTestDatabase, waitFor } from '../support/db.js';
 import {
   captureLog,
@@ -208,11 +210,21 @@ interface ApiMismatch {
 
 async function scenario(order: 'ledger first' | 'stripe first') {
   const db = await createTestDatabase();
-  const config = testConfig({ DATABASE_URL: db.url, RECON_GRACE_PERIOD: '0s' });
+  // Entries naming objects we never projected are looked up before they are called missing: the
+  // simulator has none of the injected objects, so every such lookup answers 404.
+  const sim = await createSimulator({ seed: 12 });
+  const config = testConfig({
+    DATABASE_URL: db.url,
+    RECON_GRACE_PERIOD: '0s',
+    STRIPE_API_KEY: sim.apiKey,
+    STRIPE_API_BASE: sim.url,
+    RECON_LOOKUP_RATE_LIMIT: '1000',
+  });
   const rt = createRuntime(config, captureLog('warn').log);
   const app: FastifyInstance = await buildApp(rt);
   const events = startEventWorker(rt, { concurrency: 8, stripe: null, reconcileDelayMs: 50 });
   const recon = startReconcileWorker(rt, { concurrency: 8 });
+  const lookups = startStripeLookupWorker(rt, { pollMs: 100 });
   try {
     const deliver = async (list: Array<StripeEventEnvelope<object>>) => {
       for (const ev of list) expect((await injectEvent(app, ev)).statusCode).toBe(200);
@@ -410,8 +422,10 @@ async function scenario(order: 'ledger first' | 'stripe first') {
     await waitFor(idle, { what: 'reconcile queue idle' });
     expect(await openFingerprints()).toEqual([]);
   } finally {
+    await lookups.close();
     await recon.close();
     await events.close();
+    await sim.close();
     await app.close();
     await rt.queues.reconcile.obliterate({ force: true }).catch(() => {});
     await rt.queues.events.obliterate({ force: true }).catch(() => {});

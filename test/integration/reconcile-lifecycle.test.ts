@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateLedgerEntry, type LedgerEntryInput } from '../../src/ledger/schema.js';
 import { upsertLedgerEntries } from '../../src/ledger/store.js';
 import { loadUnits } from '../../src/reconciliation/load.js';
+import { recordLookups } from '../../src/reconciliation/lookup-store.js';
 import type { MismatchChanges } from '../../src/reconciliation/persist.js';
 import { persistMismatches } from '../../src/reconciliation/persist.js';
 import { allUnitKeys, reconcileAll } from '../../src/reconciliation/reconcile-all.js';
@@ -146,6 +147,8 @@ describe('LEDGER_SQL_VIEW source', () => {
         occurredAtMs: Date.parse('2026-11-20T10:00:00Z'),
         metadata: {},
         updatedAtMs: Date.parse('2026-11-20T10:00:00Z'),
+        // Parent-only and never looked up in Stripe.
+        absentConfirmedAtMs: null,
       },
     ]);
     expect(await allUnitKeys(viewRt)).toContain('rc_V1');
@@ -330,6 +333,21 @@ describe('reconcile worker', () => {
       [entry({ id: 'le_S1', kind: 'credit_reversal', stripe_id: 'credrev_S1', amount: 900 })],
       'api',
     );
+    // Confirm before raising: the reconciler schedules a lookup and raises nothing yet; the
+    // lookup worker's 404 (recorded here as the worker would) lets it raise.
+    await waitFor(
+      async () =>
+        (await t.rt.pool.query(`SELECT 1 FROM stripe_lookups WHERE target = 'credrev_S1'`))
+          .rowCount === 1,
+      { what: 'lookup scheduled' },
+    );
+    expect(await rowsOf('credrev_S1')).toEqual([]);
+    await recordLookups(
+      t.rt.pool,
+      [{ target: 'credrev_S1', account: '', status: 'absent' }],
+      Date.now(),
+    );
+    await reconcileUnits(t.rt, ['credrev_S1']);
     await waitFor(async () => (await rowsOf('credrev_S1')).some((r) => r.status === 'open'), {
       what: 'missing_in_stripe',
     });

@@ -9,6 +9,7 @@ import type { Logger } from './log/logger.js';
 import { startEventWorker } from './queue/event-worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
 import { startInboxRelay } from './queue/relay.js';
+import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { createStripeClient } from './stripe-client.js';
@@ -107,8 +108,10 @@ export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
   });
   const alerts = await startAlertWorker(rt);
   const sweep = await startSweepWorker(rt);
+  const lookups = startStripeLookupWorker(rt);
   rt.log.info('workers started');
   return [
+    { name: 'stripe-lookup-worker', stop: () => lookups.close() },
     { name: 'sweep-worker', stop: () => sweep.close() },
     { name: 'alert-worker', stop: () => alerts.close() },
     { name: 'reconcile-worker', stop: () => reconcile.close() },

@@ -7,11 +7,12 @@ import type { Queryable } from '../ledger/units.js';
  * parent to ask Stripe about, per account). SQL only; the Stripe calls are in stripe-lookup.ts.
  *
  * Row life: `pending` (due when the oldest entry's grace ends; claimed with a lease; on failure
- * due again after a backoff) → `absent` (404, or a completed sweep's listing lacked it) or `found`
- * (projected). A newer entry naming the same target re-arms a row whose answer predates it.
+ * due again after a backoff) → `absent` (404, or a completed sweep's listing lacked it), `found`
+ * (projected) or `settled` (no longer needed when its turn came: not asked). A newer entry naming the same target re-arms a row whose answer predates it.
  */
 
-export type LookupStatus = 'pending' | 'absent' | 'found';
+/** `settled`: no longer needed when its turn came (a late webhook matched the entry); not asked. */
+export type LookupStatus = 'pending' | 'absent' | 'found' | 'settled';
 
 export interface LookupRow {
   target: string;
@@ -129,8 +130,9 @@ export async function recordLookups(
   await db.query(
     `UPDATE stripe_lookups AS t SET
        status = u.status,
-       checked_at = CASE WHEN u.status = 'pending' THEN t.checked_at ELSE to_timestamp($5)::timestamptz(3) END,
-       absent_at = CASE WHEN u.status = 'pending' THEN t.absent_at
+       checked_at = CASE WHEN u.status IN ('pending', 'settled') THEN t.checked_at
+                         ELSE to_timestamp($5)::timestamptz(3) END,
+       absent_at = CASE WHEN u.status IN ('pending', 'settled') THEN t.absent_at
                         WHEN u.status = 'absent' OR t.type = 'parent' THEN to_timestamp($5)::timestamptz(3)
                         ELSE NULL END,
        due_at = CASE WHEN u.status = 'pending' THEN to_timestamp(u.retry)::timestamptz(3) ELSE t.due_at END,

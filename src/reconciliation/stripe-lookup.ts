@@ -5,7 +5,10 @@ import { kindOfKey, projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { TokenBucket } from '../sweep/rate-limit.js';
 import { createSweepStripeClient } from '../sweep/stripe.js';
+import { pendingLookups } from '../domain/lookup.js';
 import { enqueueReconcile, type UnitRef } from './enqueue.js';
+import { loadUnits } from './load.js';
+import { rulesFromConfig } from './reconcile-units.js';
 import {
   claimDueLookups,
   recordLookups,
@@ -45,6 +48,8 @@ export interface LookupBatchResult {
   found: number;
   /** Stripe unreachable: back to pending, retried later. */
   retried: number;
+  /** No longer needed (a late webhook settled the entry): not asked. */
+  settled: number;
 }
 
 const BACKOFF_BASE_MS = 5_000;
@@ -142,12 +147,26 @@ export async function runLookupBatch(
   const batchSize = opts.batchSize ?? 100;
   const now = rt.clock();
   const rows = await claimDueLookups(rt.pool, now, now + (opts.leaseMs ?? 120_000), batchSize);
-  const result: LookupBatchResult = { claimed: rows.length, absent: 0, found: 0, retried: 0 };
+  const result: LookupBatchResult = {
+    claimed: rows.length,
+    absent: 0,
+    found: 0,
+    retried: 0,
+    settled: 0,
+  };
   if (rows.length === 0) return result;
 
   const outcomes: LookupOutcome[] = [];
   const items: SnapshotItem[] = [];
-  await eachLimited(rows, opts.concurrency ?? 8, async (row) => {
+  // A late webhook may have settled an entry since its lookup was scheduled: ask Stripe only
+  // about what the reconciler would still ask about now.
+  const needed = await stillNeeded(rt, rows);
+  const ask = rows.filter((r) => needed.has(keyOf(r)));
+  for (const r of rows)
+    if (!needed.has(keyOf(r)))
+      outcomes.push({ target: r.target, account: r.account, status: 'settled' });
+  result.settled = rows.length - ask.length;
+  await eachLimited(ask, opts.concurrency ?? 8, async (row) => {
     try {
       const a = await askStripe(stripe, row);
       if (a.absent) {
@@ -190,7 +209,10 @@ export async function runLookupBatch(
 
   const answered = rows.filter((r) =>
     outcomes.some(
-      (o) => o.status !== 'pending' && o.target === r.target && o.account === r.account,
+      (o) =>
+        (o.status === 'absent' || o.status === 'found') &&
+        o.target === r.target &&
+        o.account === r.account,
     ),
   );
   if (answered.length > 0) {
@@ -203,6 +225,25 @@ export async function runLookupBatch(
       'Stripe lookups answered',
     );
   return result;
+}
+
+const keyOf = (r: { target: string; account: string }) => `${r.target}\u0000${r.account}`;
+
+/** The claimed lookups that the units naming them still ask for (`pendingLookups`). */
+async function stillNeeded(
+  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rows: readonly LookupRow[],
+): Promise<Set<string>> {
+  const rules = rulesFromConfig(rt.config);
+  const units = await loadUnits(
+    rt,
+    (await unitsNaming(rt, rows)).map((u) => u.key),
+  );
+  const out = new Set<string>();
+  for (const u of units)
+    for (const l of pendingLookups(u, rules))
+      out.add(keyOf({ target: l.target.id, account: l.target.account ?? '' }));
+  return out;
 }
 
 /** The units of every ledger entry naming one of the targets (where the reconciler looks). */

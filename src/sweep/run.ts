@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import { onMismatchChanges, enqueueSweepSummary, scheduleAlertCheck } from '../alerts/queue.js';
 import type { PoolClient } from '../db/pool.js';
 import { applySnapshots, HANDLED_EVENT_TYPES, type SnapshotItem } from '../projections/apply.js';
+import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
 import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
 import { createReport, pruneReports } from '../reports/store.js';
 import type { Runtime } from '../runtime.js';
@@ -333,6 +334,15 @@ class SweepExecution {
   }
 
   private async reconcilePhase(): Promise<void> {
+    // The listing is complete: what a ledger entry names and we still have not projected is
+    // absent in Stripe, as of when the listing began — no lookups (only a sweep of every account
+    // says so; a one-account sweep did not list the others).
+    if (!this.run.account) {
+      // started_at is wall time; confirmations are compared on the reconciler's clock (the demo's
+      // is simulated), so shift it into that frame.
+      const started = this.run.started_at?.getTime() ?? Date.now();
+      await confirmAbsentAfterSweep(this.rt.pool, started + (this.rt.clock() - Date.now()));
+    }
     let saving: Promise<void> = Promise.resolve();
     let opened = 0;
     let resolved = 0;

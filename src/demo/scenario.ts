@@ -89,6 +89,7 @@ export async function playDay(
   }
 
   const reversalsOf = new Map<string, Stripe.TransferReversal[]>();
+  let plantedDuplicate = false;
   let plantedAmount = false;
   let plantedMissingLedger = false;
   let plantedCurrency = false;
@@ -155,8 +156,44 @@ export async function playDay(
         });
       }
       await book(entry);
+      // The platform's retry booked one reversal twice, under a second entry id.
+      if (
+        !busy &&
+        !plantedDuplicate &&
+        i > 40 &&
+        entry.stripe_id &&
+        !planted.some((x) => x.objectId === rev.id)
+      ) {
+        plantedDuplicate = true;
+        await book({ ...entry, id: nextEntryId() });
+        planted.push({
+          kind: 'duplicate_match',
+          objectId: rev.id,
+          why: 'two ledger entries claim one reversal',
+        });
+      }
     }
   }
+  // A reversal the ledger names by a Stripe id that never existed (booked from a mistyped
+  // response, say): looked up in Stripe, confirmed absent by its 404. Listed before the
+  // parent-only orphan below, whose planted row matches any missing_in_stripe.
+  const ghostParent = transfers[transfers.length - 2]!;
+  const ghostId = 'trr_1DemoNeverExisted0001';
+  await book({
+    id: nextEntryId(),
+    kind: 'transfer_reversal',
+    stripe_id: ghostId,
+    parent_id: ghostParent.id,
+    amount: 2_000,
+    currency: 'usd',
+    expected_status: 'succeeded',
+    occurred_at: iso(ghostParent.created + 1_800),
+  });
+  planted.push({
+    kind: 'missing_in_stripe',
+    objectId: ghostId,
+    why: 'the ledger names a reversal Stripe never had',
+  });
   // A reversal the platform booked but never sent to Stripe (its API call timed out, say).
   const orphanParent = transfers[transfers.length - 1]!;
   await book({

@@ -21,7 +21,9 @@ describe('recon demo', () => {
     expect(r.planted.map((p) => p.kind).sort()).toEqual([
       'amount_mismatch',
       'currency_mismatch',
+      'duplicate_match',
       'missing_in_ledger',
+      'missing_in_stripe',
       'missing_in_stripe',
       'reversal_canceled',
       'reversal_lost',

@@ -188,11 +188,14 @@ export async function attachConfirmations(
  * projected is absent, as of when the listing started — no lookup needed. Covers reversal ids
  * never projected and parents of entries naming only a parent (the domain then decides, per
  * entry, whether one of the parent's reversals matches it). Only for entries that happened before
- * the listing began: a younger one may have been created after its page was read.
+ * the listing began (a younger one may have been created after its page was read) and on an
+ * account the sweep listed.
  */
 export async function confirmAbsentAfterSweep(
   db: Queryable,
   listedFromMs: number,
+  /** The accounts the sweep listed (null: the platform). Entries on others are not confirmed. */
+  accounts: ReadonlyArray<string | null>,
 ): Promise<number> {
   const { rowCount } = await db.query(
     `WITH named AS (
@@ -211,7 +214,7 @@ export async function confirmAbsentAfterSweep(
              FROM ledger_entries e
             WHERE e.stripe_id IS NULL AND e.parent_id IS NOT NULL
          ) AS x
-        WHERE since <= to_timestamp($1)
+        WHERE since <= to_timestamp($1) AND account = ANY($2::text[])
         ORDER BY target, account, since DESC
      )
      INSERT INTO stripe_lookups AS t
@@ -223,7 +226,7 @@ export async function confirmAbsentAfterSweep(
        status = 'absent', checked_at = EXCLUDED.checked_at, absent_at = EXCLUDED.absent_at,
        attempts = 0, last_error = NULL, updated_at = now()
      WHERE t.absent_at IS NULL OR t.absent_at < EXCLUDED.absent_at`,
-    [ms(listedFromMs)],
+    [ms(listedFromMs), accounts.map((a) => a ?? '')],
   );
   return rowCount ?? 0;
 }

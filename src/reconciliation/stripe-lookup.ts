@@ -80,9 +80,17 @@ export async function askStripe(stripe: Stripe, row: LookupRow): Promise<Answer>
     if (row.type === 'reversal') {
       switch (row.kind) {
         case 'transfer_reversal':
-          return found(
-            await stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target, {}, opts),
-          );
+          try {
+            return found(
+              await stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target, {}, opts),
+            );
+          } catch (err) {
+            // A ledger often records the destination account of a platform transfer: before
+            // calling a transfer reversal absent, ask the platform too.
+            if (!account || !isResourceMissing(err)) throw err;
+            const r = await stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target);
+            return { absent: false, items: [{ object: r, account: null }] };
+          }
         case 'credit_reversal':
           return found(await stripe.treasury.creditReversals.retrieve(row.target, {}, opts));
         case 'debit_reversal':

@@ -341,7 +341,11 @@ class SweepExecution {
       // started_at is wall time; confirmations are compared on the reconciler's clock (the demo's
       // is simulated), so shift it into that frame.
       const started = this.run.started_at?.getTime() ?? Date.now();
-      await confirmAbsentAfterSweep(this.rt.pool, started + (this.rt.clock() - Date.now()));
+      await confirmAbsentAfterSweep(
+        this.rt.pool,
+        started + (this.rt.clock() - Date.now()),
+        this.cursor.accounts ?? [],
+      );
     }
     let saving: Promise<void> = Promise.resolve();
     let opened = 0;

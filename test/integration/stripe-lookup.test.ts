@@ -12,6 +12,7 @@ import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createStripeClient } from '../../src/stripe-client.js';
 import { TokenBucket } from '../../src/sweep/rate-limit.js';
+import { runSweep } from '../../src/sweep/start.js';
 import { createSweepStripeClient } from '../../src/sweep/stripe.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/events.js';
@@ -40,6 +41,8 @@ let rc2: Stripe.Treasury.ReceivedCredit;
 let cr2: Stripe.Treasury.CreditReversal;
 let tr2: Stripe.Transfer;
 let trr2: Stripe.TransferReversal;
+let tr3: Stripe.Transfer;
+let trr3: Stripe.TransferReversal;
 
 beforeAll(async () => {
   sim = await createSimulator({ seed: 1212, startTime: Date.now() - 3 * DAY });
@@ -79,6 +82,8 @@ beforeAll(async () => {
   trr = await platform.transfers.createReversal(tr.id, { amount: 1_500 });
   tr2 = await platform.transfers.create({ amount: 5_000, currency: 'usd', destination: ACCOUNT });
   trr2 = await platform.transfers.createReversal(tr2.id, { amount: 700 });
+  tr3 = await platform.transfers.create({ amount: 3_000, currency: 'usd', destination: ACCOUNT });
+  trr3 = await platform.transfers.createReversal(tr3.id, { amount: 300 });
 });
 
 afterAll(async () => {
@@ -182,6 +187,23 @@ describe('confirm before raising', () => {
       projected: () => cr.id,
     },
     {
+      name: 'platform transfer reversal booked with its destination account: found on the platform',
+      entries: () => [
+        entry({
+          id: 'le_dest',
+          kind: 'transfer_reversal',
+          stripe_id: trr3.id,
+          parent_id: tr3.id,
+          amount: trr3.amount,
+          account: ACCOUNT,
+          occurred_at: ago(2 * DAY),
+        }),
+      ],
+      asked: 1,
+      want: () => [],
+      projected: () => trr3.id,
+    },
+    {
       name: 'entry naming only a parent: its reversals are looked up and matched',
       entries: () => [
         entry({
@@ -283,6 +305,32 @@ describe('confirm before raising', () => {
     await waitFor(async () => (await openFor(['le_down_missing'])).length === 1, {
       what: 'missing_in_stripe after the retry',
     });
+  });
+
+  it('after a completed sweep, an entry whose Stripe id the listing lacked is missing without a lookup', async () => {
+    const e = entry({
+      id: 'le_swept',
+      kind: 'transfer_reversal',
+      stripe_id: 'trr_1NeverExisted0004',
+      parent_id: tr.id,
+      amount: 1_000,
+      occurred_at: ago(DAY),
+    });
+    await upsertLedgerEntries(rt, [e], 'api');
+    await waitFor(reconcileIdle, { what: 'reconciled after the post' });
+    expect(await openFor(['le_swept'])).toEqual([]);
+    requests = [];
+    const run = await runSweep(rt, { trigger: 'cli', stripe });
+    expect(run.status).toBe('completed');
+    // The sweep listed everything (here: the platform, whose entry this is); nobody asked for the
+    // id itself. An entry on an account the sweep did not list would wait for its lookup.
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.some((r) => r.path.includes('trr_1NeverExisted0004'))).toBe(false);
+    const open = await openFor(['le_swept']);
+    expect(open.map((m) => m.fingerprint)).toEqual([
+      'missing_in_stripe:trr_1NeverExisted0004:le_swept',
+    ]);
+    expect(open[0]!.message).toContain('confirmed absent in Stripe at');
   });
 
   it('bulk import of 5,000 entries: the import only schedules; lookups run in rate-limited batches', async () => {

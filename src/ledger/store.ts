@@ -18,8 +18,8 @@ export interface UpsertOutcome {
 /**
  * Writes validated entries in ONE transaction and enqueues a reconcile job for every unit they
  * touch. Idempotent on the platform's entry id: a row is only rewritten (and `updated_at` only
- * bumped, which restarts its grace period) when one of its fields differs; `source` alone never
- * counts as a change. Ids must be unique within one call (the API and the CSV import enforce it).
+ * bumped — grace runs from `occurred_at`, so this never restarts it) when one of its fields
+ * differs; `source` alone never counts as a change. Ids must be unique within one call (the API and the CSV import enforce it).
  */
 export async function upsertLedgerEntries(
   rt: Pick<Runtime, 'pool' | 'queues' | 'log'>,

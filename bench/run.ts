@@ -7,10 +7,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchIngest, type IngestResult } from './ingest.js';
 import { gitCommit, machineInfo, ROOT, round, settlePostgres } from './lib/common.js';
+import { benchLookups, type LookupsResult } from './lookups.js';
 import { benchProjection, type ProjectionResult } from './projection.js';
 import { benchSweep, type SweepResult } from './sweep.js';
 
-const PARTS = ['ingest', 'projection', 'sweep'] as const;
+const PARTS = ['ingest', 'projection', 'sweep', 'lookups'] as const;
 type Part = (typeof PARTS)[number];
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -20,7 +21,12 @@ const parts: Part[] = asked.length ? (asked as Part[]) : [...PARTS];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const started = Date.now();
-const results: { ingest?: IngestResult; projection?: ProjectionResult; sweep?: SweepResult } = {};
+const results: {
+  ingest?: IngestResult;
+  projection?: ProjectionResult;
+  sweep?: SweepResult;
+  lookups?: LookupsResult;
+} = {};
 
 for (const part of parts) {
   await settlePostgres();
@@ -29,6 +35,7 @@ for (const part of parts) {
   if (part === 'ingest') results.ingest = await benchIngest();
   if (part === 'projection') results.projection = await benchProjection({ log });
   if (part === 'sweep') results.sweep = await benchSweep({ log });
+  if (part === 'lookups') results.lookups = await benchLookups({ log });
   log(`${part} done in ${round((Date.now() - t0) / 1000, 1)} s`);
 }
 
@@ -79,6 +86,17 @@ if (results.sweep) {
     '—',
     '—',
     '—',
+  ]);
+}
+
+if (results.lookups) {
+  const l = results.lookups;
+  rows.push([
+    `Bulk import of ${l.entries.toLocaleString('en-US')} old entries, confirm before raising`,
+    `import ${l.importSeconds} s; all raised after ${l.raisedSeconds} s; ${l.requests.toLocaleString('en-US')} lookups at ${l.requestsPerSec}/s (peak ${l.peakPerSecond} in 1 s, limit ${l.rateLimit}/s)`,
+    `import ${l.baselineImportSeconds} s; all raised after ${l.baselineRaisedSeconds} s (no lookups)`,
+    `${l.ratio}×`,
+    `import not slowed (≤ 1.2×), peak ≤ limit + burst: ${ok(l.ratio <= 1.2 && l.peakPerSecond <= 2 * l.rateLimit)}`,
   ]);
 }
 

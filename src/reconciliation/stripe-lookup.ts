@@ -77,30 +77,28 @@ export async function askStripe(stripe: Stripe, row: LookupRow): Promise<Answer>
     items: objects.map((object) => ({ object, account })),
   });
   try {
-    if (row.type === 'reversal') {
-      switch (row.kind) {
-        case 'transfer_reversal':
-          try {
-            return found(
-              await stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target, {}, opts),
-            );
-          } catch (err) {
-            // A ledger often records the destination account of a platform transfer: before
-            // calling a transfer reversal absent, ask the platform too.
-            if (!account || !isResourceMissing(err)) throw err;
-            const r = await stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target);
-            return { absent: false, items: [{ object: r, account: null }] };
-          }
-        case 'credit_reversal':
-          return found(await stripe.treasury.creditReversals.retrieve(row.target, {}, opts));
-        case 'debit_reversal':
-          return found(await stripe.treasury.debitReversals.retrieve(row.target, {}, opts));
+    if (row.kind === 'transfer_reversal') {
+      // By id, a reversal is addressed under its transfer; a parent lookup fetches the transfer,
+      // which embeds its newest reversals (applySnapshots lists the rest when has_more).
+      const fetch = (o?: Stripe.RequestOptions) =>
+        row.type === 'reversal'
+          ? stripe.transfers.retrieveReversal(row.parent_id ?? '', row.target, {}, o)
+          : stripe.transfers.retrieve(row.target, {}, o);
+      try {
+        return found(await fetch(opts));
+      } catch (err) {
+        // A ledger often records the destination account of a platform transfer: before calling
+        // it absent, ask the platform too.
+        if (!account || !isResourceMissing(err)) throw err;
+        return { absent: false, items: [{ object: await fetch(), account: null }] };
       }
     }
+    if (row.type === 'reversal') {
+      return row.kind === 'credit_reversal'
+        ? found(await stripe.treasury.creditReversals.retrieve(row.target, {}, opts))
+        : found(await stripe.treasury.debitReversals.retrieve(row.target, {}, opts));
+    }
     switch (row.kind) {
-      case 'transfer_reversal':
-        // The transfer embeds its newest reversals; applySnapshots lists the rest (has_more).
-        return found(await stripe.transfers.retrieve(row.target, {}, opts));
       case 'credit_reversal': {
         const rc = await stripe.treasury.receivedCredits.retrieve(row.target, {}, opts);
         const reversals: unknown[] = [];

@@ -204,13 +204,14 @@ describe('confirm before raising', () => {
       projected: () => trr3.id,
     },
     {
-      name: 'entry naming only a parent: its reversals are looked up and matched',
+      name: 'entry naming only a parent (with its destination account): its reversals are looked up and matched',
       entries: () => [
         entry({
           id: 'le_parent',
           kind: 'transfer_reversal',
           parent_id: tr.id,
           amount: trr.amount,
+          account: ACCOUNT,
           occurred_at: new Date(trr.created * 1000).toISOString(),
         }),
       ],

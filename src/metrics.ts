@@ -93,3 +93,11 @@ export async function refreshOpenMismatchGauge(pool: Pool): Promise<void> {
   mismatchesOpen.reset();
   for (const r of rows) mismatchesOpen.set({ kind: r.kind, severity: r.severity }, r.n);
 }
+
+/** Confirm before raising (issue #12): Stripe lookups answered, by outcome. */
+export const stripeLookupsTotal = new Counter({
+  name: 'recon_stripe_lookups_total',
+  help: 'Stripe lookups before raising missing_in_stripe: absent (404), found (projected), retried (Stripe unreachable), settled (no longer needed)',
+  labelNames: ['outcome'] as const,
+  registers: [metrics],
+});

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { type SnapshotItem, applySnapshots } from '../projections/apply.js';
 import { ledgerSourceFor } from '../ledger/source.js';
+import { stripeLookupsTotal } from '../metrics.js';
 import { kindOfKey, projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { TokenBucket } from '../sweep/rate-limit.js';
@@ -225,6 +226,8 @@ export async function runLookupBatch(
     for (const u of await unitsNaming(rt, answered)) units.set(u.key, u);
     await enqueueReconcile(rt, [...units.values()]);
   }
+  for (const outcome of ['absent', 'found', 'retried', 'settled'] as const)
+    if (result[outcome]) stripeLookupsTotal.inc({ outcome }, result[outcome]);
   if (result.absent || result.found)
     rt.log.info(
       { claimed: result.claimed, absent: result.absent, found: result.found },

@@ -126,7 +126,11 @@ export async function recordLookups(
   nowMs: number,
 ): Promise<void> {
   if (outcomes.length === 0) return;
-  const col = <T>(f: (o: LookupOutcome) => T) => outcomes.map(f);
+  // Key order, like scheduleLookups, so that concurrent writers lock rows in one order.
+  const sorted = [...outcomes].sort((a, b) =>
+    a.target < b.target ? -1 : a.target > b.target ? 1 : a.account < b.account ? -1 : 1,
+  );
+  const col = <T>(f: (o: LookupOutcome) => T) => sorted.map(f);
   await db.query(
     `UPDATE stripe_lookups AS t SET
        status = u.status,

@@ -2,7 +2,7 @@ import http from 'node:http';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { eventJob } from '../src/queue/producer.js';
+import { eventJobs } from '../src/queue/producer.js';
 import { QUEUE_NAMES } from '../src/queue/queues.js';
 import {
   BENCH_SECRET,
@@ -254,7 +254,7 @@ async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof pr
   const D = data.deliveries;
   for (let i = 0; i < D.length; i += 1_000) {
     const b = D.slice(i, i + 1_000).map((e) => ({ e, payload: JSON.stringify(e) }));
-    // The receiver's path: inbox row first (a redelivery is a no-op), then the job (id = event id).
+    // The receiver's path: inbox rows first (a redelivery is a no-op), then the batch's job.
     const { rows } = await pool.query<{ id: string }>(
       `INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, status, enqueued_at)
        SELECT u.id, u.type, u.account, false, u.api_version, u.created, u.payload, 'pending', now()
@@ -272,9 +272,8 @@ async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof pr
     const fresh = new Set(rows.map((r) => r.id));
     const seen = new Set<string>();
     const jobs = b.filter((x) => fresh.has(x.e.id) && !seen.has(x.e.id) && seen.add(x.e.id));
-    await queue.addBulk(
-      jobs.map((x) => eventJob({ id: x.e.id, type: x.e.type, account: x.e.account ?? null })),
-    );
+    // One job per committed batch, as the receiver adds them.
+    await queue.addBulk(eventJobs(jobs.map((x) => ({ id: x.e.id }))));
   }
   await queue.close();
   redis.disconnect();

@@ -14,7 +14,7 @@ import Stripe from 'stripe';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createRuntime } from '../../src/runtime.js';
-import { eventJob } from '../../src/queue/producer.js';
+import { eventJobs } from '../../src/queue/producer.js';
 import { isHandledEventType } from '../../src/receiver/event-types.js';
 import { BENCH_SECRET, benchConfig, send } from '../lib/common.js';
 
@@ -69,8 +69,8 @@ if (mode === 'real') {
             handled ? 'pending' : 'ignored',
           ]);
           if (rows.length && handled) {
-            const j = eventJob({ id: ev.id, type: ev.type, account: ev.account ?? null });
-            await rt.queues.events.add(j.name, j.data, j.opts);
+            const [j] = eventJobs([{ id: ev.id }]);
+            await rt.queues.events.add(j!.name, j!.data);
           }
           res
             .writeHead(200, { 'content-type': 'application/json' })

@@ -112,9 +112,7 @@ export function registerOperatorCommands(program: Command): void {
           const since = parseSince(opts.since!);
           if (opts.inbox) {
             const r = await replayInbox(rt, { since });
-            console.log(
-              `${r.enqueued} event(s) re-enqueued (${r.removed} old jobs cleared, ${r.alreadyQueued} still queued)`,
-            );
+            console.log(`${r.enqueued} event(s) re-enqueued`);
             return;
           }
           const r = await replayStripeEvents(rt, { since, account: opts.account });

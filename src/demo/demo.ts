@@ -88,19 +88,16 @@ async function drained(rt: Runtime): Promise<boolean> {
       'prioritized',
       'waiting-children',
     ),
-    rt.queues.reconcile.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'waiting-children',
-    ),
+    // The reconcile queue always holds the next safety tick: what counts is the outbox and
+    // whether a drain is running.
+    rt.queues.reconcile.getJobCounts('active'),
     rt.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM stripe_events WHERE status = 'pending'`,
+      `SELECT (SELECT count(*) FROM stripe_events WHERE status = 'pending')
+            + (SELECT count(*) FROM reconcile_outbox) AS n`,
     ),
   ]);
   const busy = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-  return busy(events) === 0 && busy(reconcile) === 0 && inbox.rows[0]!.n === 0;
+  return busy(events) === 0 && busy(reconcile) === 0 && Number(inbox.rows[0]!.n) === 0;
 }
 
 function table(headers: string[], rows: string[][]): string {

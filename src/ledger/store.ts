@@ -1,5 +1,6 @@
 import { inTransaction } from '../db/pool.js';
-import { enqueueReconcile, type UnitRef } from '../reconciliation/enqueue.js';
+import { wakeReconcile, type UnitRef } from '../reconciliation/enqueue.js';
+import { touchUnits } from '../reconciliation/outbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LedgerEntryInput } from './schema.js';
 import { projectedParents, type Queryable } from './units.js';
@@ -11,25 +12,25 @@ export type UpsertResult = 'created' | 'updated' | 'unchanged';
 
 export interface UpsertOutcome {
   results: Array<{ id: string; result: UpsertResult }>;
-  /** Units whose reconcile jobs were enqueued (new and, for moved entries, previous units). */
+  /** Units marked for reconcile in the outbox (new and, for moved entries, previous units). */
   units: UnitRef[];
 }
 
 /**
- * Writes validated entries in ONE transaction and enqueues a reconcile job for every unit they
- * touch. Idempotent on the platform's entry id: a row is only rewritten (and `updated_at` only
+ * Writes validated entries in ONE transaction that also marks every unit they touch in the
+ * reconcile outbox (so the intent commits with the entries), then wakes a reconcile worker. Idempotent on the platform's entry id: a row is only rewritten (and `updated_at` only
  * bumped — grace runs from `occurred_at`, so this never restarts it) when one of its fields
  * differs; `source` alone never counts as a change. Ids must be unique within one call (the API and the CSV import enforce it).
  */
 export async function upsertLedgerEntries(
-  rt: Pick<Runtime, 'pool' | 'queues' | 'log'>,
+  rt: Pick<Runtime, 'pool' | 'queues' | 'log'> & Partial<Pick<Runtime, 'redis'>>,
   entries: readonly LedgerEntryInput[],
   source: LedgerSourceName,
 ): Promise<UpsertOutcome> {
   if (entries.length === 0) return { results: [], units: [] };
   // Sorted by id so concurrent overlapping batches lock rows in one order (no deadlocks).
   const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const { written, previous, parents } = await inTransaction(rt.pool, async (c) => {
+  const { written, refs } = await inTransaction(rt.pool, async (c) => {
     const ids = sorted.map((e) => e.id);
     const prev = await c.query<{
       id: string;
@@ -40,16 +41,40 @@ export async function upsertLedgerEntries(
       'SELECT id, kind, stripe_id, parent_id FROM ledger_entries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
       [ids],
     );
-    const rows = await writeRows(c, sorted, source);
+    const written = await writeRows(c, sorted, source);
     const stripeIds = [
       ...sorted.map((e) => e.stripe_id),
       ...prev.rows.map((r) => r.stripe_id),
     ].filter((s): s is string => !!s);
-    return {
-      written: rows,
-      previous: new Map(prev.rows.map((r) => [r.id, r])),
-      parents: await projectedParents(c, stripeIds),
+    const parents = await projectedParents(c, stripeIds);
+    const previous = new Map(prev.rows.map((r) => [r.id, r]));
+
+    const units = new Map<string, UnitRef>();
+    const add = (kind: string, key: string | null | undefined) => {
+      if (key && !units.has(key)) units.set(key, { kind, key });
     };
+    const addEntryUnits = (e: {
+      kind: string;
+      stripe_id: string | null;
+      parent_id: string | null;
+    }) => {
+      const projected = e.stripe_id ? parents.get(e.stripe_id) : undefined;
+      add(projected?.kind ?? e.kind, projected?.parentId);
+      add(e.kind, e.parent_id);
+      if (!projected && !e.parent_id) add(e.kind, e.stripe_id);
+    };
+    for (const e of sorted) {
+      if (!written.has(e.id)) continue;
+      addEntryUnits(e);
+      const old = previous.get(e.id);
+      if (old) addEntryUnits(old); // the entry may have moved: its old unit must drop it
+    }
+    const refs = [...units.values()];
+    await touchUnits(
+      c,
+      refs.map((u) => u.key),
+    );
+    return { written, refs };
   });
 
   const results = entries.map((e) => {
@@ -59,29 +84,7 @@ export async function upsertLedgerEntries(
       result: (w === undefined ? 'unchanged' : w ? 'created' : 'updated') as UpsertResult,
     };
   });
-
-  const units = new Map<string, UnitRef>();
-  const add = (kind: string, key: string | null | undefined) => {
-    if (key && !units.has(key)) units.set(key, { kind, key });
-  };
-  const addEntryUnits = (e: {
-    kind: string;
-    stripe_id: string | null;
-    parent_id: string | null;
-  }) => {
-    const projected = e.stripe_id ? parents.get(e.stripe_id) : undefined;
-    add(projected?.kind ?? e.kind, projected?.parentId);
-    add(e.kind, e.parent_id);
-    if (!projected && !e.parent_id) add(e.kind, e.stripe_id);
-  };
-  for (const e of sorted) {
-    if (!written.has(e.id)) continue;
-    addEntryUnits(e);
-    const old = previous.get(e.id);
-    if (old) addEntryUnits(old); // the entry may have moved: its old unit must drop it
-  }
-  const refs = [...units.values()];
-  await enqueueReconcile(rt, refs);
+  if (refs.length > 0) await wakeReconcile(rt);
   return { results, units: refs };
 }
 

@@ -29,6 +29,7 @@ import {
   type HandledEventType,
 } from '../receiver/event-types.js';
 import type { HistoryRow, TransferRow } from './rows.js';
+import { touchUnits } from '../reconciliation/outbox.js';
 import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
 
 // One list of handled types, shared with the receiver (which marks the others `ignored`).
@@ -209,12 +210,22 @@ class BatchRows {
     this.unit('transfer_reversal', r.transfer);
   }
 
-  async write(c: PoolClient): Promise<Record<string, number>> {
+  /**
+   * Writes the rows and marks their units in the reconcile outbox, in the caller's transaction:
+   * the intent to reconcile commits with the change or not at all. The outbox comes last so its
+   * row locks are held for the shortest time.
+   */
+  async write(c: PoolClient, debounceMs?: number): Promise<Record<string, number>> {
     const changed: Record<string, number> = {};
     for (const table of TABLE_ORDER) {
       changed[table] = await upsertRows(c, table, this[table].values());
     }
     await upsertHistory(c, this.history.values());
+    await touchUnits(
+      c,
+      [...this.units.values()].map((u) => u.key),
+      debounceMs,
+    );
     return changed;
   }
 }
@@ -224,6 +235,8 @@ export interface ApplyOptions {
   now?: () => number;
   /** Retries of the whole transaction on deadlock / serialization failure. @defaultValue 5 */
   maxTxRetries?: number;
+  /** Debounce of the reconcile the touched units get (outbox due time). @defaultValue 200 ms */
+  reconcileDebounceMs?: number;
 }
 
 /**
@@ -320,7 +333,7 @@ export async function applyEvents(
   const listed = await listTruncated(stripe, rows, opts.now ?? Date.now);
   const ids = [...processedIds, ...ignoredIds].sort();
   const changed = await transact(pool, opts.maxTxRetries ?? 5, async (c) => {
-    const changed = await rows.write(c);
+    const changed = await rows.write(c, opts.reconcileDebounceMs);
     if (ids.length > 0) {
       await c.query(
         `UPDATE "stripe_events"
@@ -392,6 +405,8 @@ export async function applySnapshots(
     }
   }
   const listed = await listTruncated(opts.stripe ?? null, rows, now);
-  const changed = await transact(pool, opts.maxTxRetries ?? 5, (c) => rows.write(c));
+  const changed = await transact(pool, opts.maxTxRetries ?? 5, (c) =>
+    rows.write(c, opts.reconcileDebounceMs),
+  );
   return { touchedUnits: units(rows), processed: items.length, ignored: 0, changed, listed };
 }

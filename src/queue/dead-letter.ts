@@ -6,7 +6,7 @@ export interface DeadLetter {
   queue: string;
   jobId: string;
   name: string;
-  /** Stripe event id for `events` jobs, unit key for `reconcile` jobs. */
+  /** The Stripe event id(s) of an `events` job (comma-separated for a batch), else null. */
   ref: string | null;
   failedReason: string;
   attemptsMade: number;
@@ -20,7 +20,8 @@ function queuesOf(rt: Pick<Runtime, 'queues'>): Array<Queue> {
 }
 
 function refOf(job: Job): string | null {
-  const d = job.data as { id?: unknown; key?: unknown } | undefined;
+  const d = job.data as { ids?: unknown; id?: unknown; key?: unknown } | undefined;
+  if (Array.isArray(d?.ids)) return d.ids.join(',');
   if (typeof d?.id === 'string') return d.id;
   if (typeof d?.key === 'string') return d.key;
   return null;

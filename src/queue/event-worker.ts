@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
+import { isTransientError } from '../errors.js';
 import {
   InvalidEventError,
   applyEvents,
@@ -9,8 +10,10 @@ import {
 import { eventsProjectedTotal, projectionBatchSeconds } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe-client.js';
-import { RECONCILE_DEDUP_MS, addReconcileJobs } from '../reconciliation/enqueue.js';
+import { wakeReconcile } from '../reconciliation/enqueue.js';
+import { RECONCILE_DEBOUNCE_MS } from '../reconciliation/outbox.js';
 import { BatchConsumer, type JobOutcome } from './batch-consumer.js';
+import { MAX_EVENTS_PER_JOB, eventJobs } from './producer.js';
 import { QUEUE_NAMES, createRedis, type EventJobData } from './queues.js';
 
 export interface EventWorkerOptions {
@@ -26,10 +29,7 @@ export interface EventWorkerOptions {
    * @defaultValue 2
    */
   maxConcurrentFlushes?: number;
-  /**
-   * Reconcile jobs are delayed and deduplicated per unit for this long, so a burst reconciles
-   * once, after the burst. @defaultValue 200
-   */
+  /** Debounce of the reconcile a touched unit gets (its outbox due time). @defaultValue 200 */
   reconcileDelayMs?: number;
 }
 
@@ -46,41 +46,63 @@ function errorText(err: unknown): string {
   return msg.slice(0, 2_000);
 }
 
+/** The event ids a job stands for (batch jobs, and the one-event jobs of the earlier design). */
+function jobIds(job: Job<EventJobData>): string[] {
+  const d = job.data ?? {};
+  if (Array.isArray(d.ids)) return d.ids.filter((id): id is string => typeof id === 'string');
+  return typeof d.id === 'string' && d.id !== '' ? [d.id] : [];
+}
+
+interface Item {
+  id: string;
+  event: EventLike;
+}
+
 /**
- * The projection worker: BullMQ jobs (one per Stripe event) are taken in batches, and each batch
- * is projected in one transaction. A job completes only after its batch has committed and its
- * units' reconcile jobs are enqueued, so a crash at any point leaves it to be redone.
+ * The projection worker. A job is a batch of inbox event ids; the jobs fetched together are
+ * projected in transactions of at most `maxBatchSize` events, each of which also marks the touched
+ * units in the reconcile outbox. A job completes only after its events committed, so a crash at
+ * any point leaves it to be redone (idempotently).
  *
- *   - Poison (unparseable JSON, an object we cannot map) → UnrecoverableError: straight to the
- *     failed set (the dead-letter view), inbox row `failed` with last_error.
- *   - Anything else (Postgres, Redis, the Stripe API) → the batch's jobs fail for BullMQ's
- *     exponential backoff; attempts and last_error are recorded on the inbox rows, best effort.
+ *   - Transient failure (connection lost, serialization failure, deadlock, Stripe unreachable):
+ *     the jobs fail whole and BullMQ retries them with backoff.
+ *   - Any other failure: the batch is split in halves, and those again, so every event that can
+ *     be projected commits; each event that still fails alone is taken out into a job of its own
+ *     (recorded on its inbox row), which retries and is dead-lettered with its own error. One bad
+ *     event never holds up the rest of its batch.
+ *   - An event that can never be projected (malformed JSON or object) fails its own job with an
+ *     UnrecoverableError: straight to the failed set (the dead-letter view), inbox row `failed`.
  */
 export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): EventWorker {
   const log = rt.log.child({ component: 'event-worker' });
   const stripe = opts.stripe === undefined ? createStripeClient(rt.config) : opts.stripe;
-  const delayMs = opts.reconcileDelayMs ?? RECONCILE_DEDUP_MS;
+  const debounceMs = opts.reconcileDelayMs ?? RECONCILE_DEBOUNCE_MS;
   const maxInFlight = Math.max(1, opts.maxConcurrentFlushes ?? 2);
   const concurrency = opts.concurrency ?? rt.config.PROJECTION_CONCURRENCY;
-  const maxBatch = Math.max(
-    1,
-    Math.min(opts.maxBatchSize ?? 500, Math.ceil(concurrency / maxInFlight)),
-  );
+  const maxEvents = Math.max(1, opts.maxBatchSize ?? MAX_EVENTS_PER_JOB);
+  // Jobs per fetch: enough one-event jobs to fill a transaction, bounded by the concurrency.
+  const maxJobs = Math.max(1, Math.min(maxEvents, Math.ceil(concurrency / maxInFlight)));
 
-  const markFailed = (id: string, err: unknown) =>
+  const markFailed = (ids: string[], err: unknown) =>
     rt.pool
       .query(
         `UPDATE "stripe_events" SET "status" = 'failed', "last_error" = $2,
-                "attempts" = "attempts" + 1 WHERE "id" = $1`,
-        [id, errorText(err)],
+                "attempts" = "attempts" + 1 WHERE "id" = ANY($1::text[])`,
+        [ids, errorText(err)],
       )
-      .catch((e: unknown) => log.warn({ err: e, eventId: id }, 'could not mark inbox row failed'));
+      .catch((e: unknown) => log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'));
 
-  /** The raw JSON of the batch's events, from the inbox, in one query (a throw retries the batch). */
-  const inboxPayloads = async (jobs: Job<EventJobData>[]): Promise<Map<string, string>> => {
-    const ids = [
-      ...new Set(jobs.filter((j) => j.data.payload === undefined).map((j) => j.data.id)),
-    ];
+  const noteAttempt = (ids: string[], err: unknown) =>
+    rt.pool
+      .query(
+        `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
+          WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
+        [ids, errorText(err)],
+      )
+      .catch(() => {});
+
+  /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
+  const inboxPayloads = async (ids: string[]): Promise<Map<string, string>> => {
     if (ids.length === 0) return new Map();
     const { rows } = await rt.pool.query<{ id: string; payload: string }>({
       name: 'inbox_payloads_v1',
@@ -90,49 +112,96 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     return new Map(rows.map((r) => [r.id, r.payload]));
   };
 
-  const poison = async (job: Job<EventJobData>, err: InvalidEventError): Promise<JobOutcome> => {
-    log.warn({ eventId: job.data.id, jobId: job.id, reason: err.message }, 'poison event');
-    await markFailed(job.data.id, err);
-    return new UnrecoverableError(err.message);
+  /** One transaction; throws what applyEvents throws. */
+  const applyOnce = async (items: Item[]) => {
+    const endTimer = projectionBatchSeconds.startTimer();
+    await applyEvents(
+      rt.pool,
+      stripe,
+      items.map((i) => i.event),
+      { reconcileDebounceMs: debounceMs },
+    );
+    endTimer();
+    for (const i of items) eventsProjectedTotal.inc({ type: i.event.type });
   };
 
-  /** Projects the parsed events; an event whose object cannot be mapped is taken out as poison and the rest redone. */
-  const project = async (batch: Array<{ job: Job<EventJobData>; event: EventLike }>) => {
-    const outcomes = new Map<Job<EventJobData>, JobOutcome>();
-    let rest = batch;
-    while (rest.length > 0) {
-      const events = rest.map((b) => b.event);
-      try {
-        const endTimer = projectionBatchSeconds.startTimer();
-        const result = await applyEvents(rt.pool, stripe, events);
-        endTimer();
-        for (const e of events) eventsProjectedTotal.inc({ type: e.type });
-        // Thrown on a Redis error: the jobs retry, re-apply (idempotent) and enqueue again.
-        await addReconcileJobs(rt, result.touchedUnits, delayMs);
-        log.debug({ events: events.length, units: result.touchedUnits.length }, 'batch projected');
-        for (const b of rest) outcomes.set(b.job, null);
-        return outcomes;
-      } catch (err) {
-        if (err instanceof InvalidEventError && err.eventId) {
-          const bad = rest.filter((b) => b.event.id === err.eventId);
-          for (const b of bad) outcomes.set(b.job, await poison(b.job, err));
-          if (bad.length > 0) {
-            rest = rest.filter((b) => b.event.id !== err.eventId);
-            continue;
-          }
+  /**
+   * Applies the items, splitting on non-transient failures; returns the events that fail alone,
+   * with their errors. Rethrows a transient failure (the caller retries everything; what already
+   * committed is re-applied as a no-op).
+   */
+  const applySplitting = async (items: Item[]): Promise<Array<{ id: string; err: Error }>> => {
+    if (items.length === 0) return [];
+    try {
+      await applyOnce(items);
+      return [];
+    } catch (err) {
+      if (isTransientError(err)) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      // The mappers name an unmappable event before anything is written: take just it out.
+      if (err instanceof InvalidEventError && err.eventId) {
+        const bad = items.filter((i) => i.id === err.eventId);
+        if (bad.length > 0) {
+          const rest = await applySplitting(items.filter((i) => i.id !== err.eventId));
+          return [{ id: err.eventId, err: e }, ...rest];
         }
-        log.warn({ err, events: events.length }, 'projection batch failed; jobs will retry');
-        await rt.pool
-          .query(
-            `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
-              WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
-            [[...new Set(events.map((e) => e.id))], errorText(err)],
-          )
-          .catch(() => {});
-        const e = err instanceof Error ? err : new Error(String(err));
-        for (const b of rest) outcomes.set(b.job, e);
-        return outcomes;
       }
+      if (items.length === 1) return [{ id: items[0]!.id, err: e }];
+      const mid = Math.ceil(items.length / 2);
+      return [
+        ...(await applySplitting(items.slice(0, mid))),
+        ...(await applySplitting(items.slice(mid))),
+      ];
+    }
+  };
+
+  /** Projects one group of jobs (≤ maxEvents events); returns one outcome per job. */
+  const handleGroup = async (
+    group: Array<{ job: Job<EventJobData>; items: Item[]; missing: string[] }>,
+  ): Promise<JobOutcome[]> => {
+    const items = group.flatMap((g) => g.items);
+    let culprits: Array<{ id: string; err: Error }>;
+    try {
+      culprits = await applySplitting(items);
+    } catch (err) {
+      log.warn({ err, events: items.length }, 'projection batch failed; jobs will retry');
+      await noteAttempt(
+        items.map((i) => i.id),
+        err,
+      );
+      const e = err instanceof Error ? err : new Error(String(err));
+      return group.map(() => e);
+    }
+    if (items.length > culprits.length) void wakeReconcile(rt, debounceMs);
+    // Rows that vanished (deleted by hand) can never be projected.
+    for (const id of group.flatMap((g) => g.missing))
+      culprits.push({ id, err: new InvalidEventError(`event ${id}: no inbox row`, id) });
+    const outcomes: JobOutcome[] = group.map(() => null);
+    const splitOut: Array<{ id: string; err: Error }> = [];
+    for (const c of culprits) {
+      // A job of this one event already: it carries the error (retries, then dead-letters).
+      const own = group.findIndex(
+        (g) => g.items.length + g.missing.length === 1 && jobIds(g.job)[0] === c.id,
+      );
+      if (own < 0) {
+        splitOut.push(c);
+      } else if (c.err instanceof InvalidEventError) {
+        log.warn({ eventId: c.id, reason: c.err.message }, 'poison event');
+        await markFailed([c.id], c.err);
+        outcomes[own] = new UnrecoverableError(c.err.message);
+      } else {
+        await noteAttempt([c.id], c.err);
+        outcomes[own] = c.err;
+      }
+    }
+    if (splitOut.length > 0) {
+      log.warn(
+        { culprits: splitOut.map((c) => ({ eventId: c.id, reason: c.err.message })) },
+        'events split out of their batch; each retries on its own',
+      );
+      for (const c of splitOut) await noteAttempt([c.id], c.err);
+      // Thrown if Redis refuses: the whole group retries and splits again (idempotent).
+      await rt.queues.events.addBulk(eventJobs(splitOut));
     }
     return outcomes;
   };
@@ -142,41 +211,69 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     prefix: rt.config.QUEUE_PREFIX,
     connection: createRedis(rt.config.REDIS_URL),
     log,
-    maxBatch,
+    maxBatch: maxJobs,
     maxInFlight,
     handle: async (jobs) => {
+      const wanted = jobs.flatMap((j) => (j.data?.payload === undefined ? jobIds(j) : []));
+      const payloads = await inboxPayloads([...new Set(wanted)]);
       const outcomes: JobOutcome[] = jobs.map(() => null);
-      const payloads = await inboxPayloads(jobs);
-      const parsed: Array<{ job: Job<EventJobData>; event: EventLike }> = [];
-      for (const [i, job] of jobs.entries()) {
-        const payload = job.data.payload ?? payloads.get(job.data.id);
-        if (payload === undefined) {
-          // Jobs are added only after their row committed: a missing row was deleted by hand.
-          outcomes[i] = await poison(
-            job,
-            new InvalidEventError(`event ${job.data.id}: no inbox row`, job.data.id),
-          );
-          continue;
+      // Parse every job's events; a job whose only event is not even an envelope fails here.
+      type Prepared = { index: number; job: Job<EventJobData>; items: Item[]; missing: string[] };
+      const prepared: Prepared[] = [];
+      for (const [index, job] of jobs.entries()) {
+        const ids = jobIds(job);
+        const items: Item[] = [];
+        const missing: string[] = [];
+        const poisoned: Array<{ id: string; err: InvalidEventError }> = [];
+        for (const id of ids) {
+          const payload = job.data.payload ?? payloads.get(id);
+          if (payload === undefined) {
+            missing.push(id);
+            continue;
+          }
+          try {
+            items.push({ id, event: parseEvent(payload) });
+          } catch (err) {
+            if (!(err instanceof InvalidEventError)) throw err;
+            poisoned.push({ id, err });
+          }
         }
-        try {
-          parsed.push({ job, event: parseEvent(payload) });
-        } catch (err) {
-          if (!(err instanceof InvalidEventError)) throw err;
-          outcomes[i] = await poison(job, err);
+        if (poisoned.length > 0) {
+          for (const p of poisoned) {
+            log.warn({ eventId: p.id, jobId: job.id, reason: p.err.message }, 'poison event');
+            await markFailed([p.id], p.err);
+          }
+          if (ids.length === 1) {
+            outcomes[index] = new UnrecoverableError(poisoned[0]!.err.message);
+            continue;
+          }
+          // Into the dead-letter view, each on its own job (it fails there for good).
+          await rt.queues.events.addBulk(eventJobs(poisoned));
         }
+        if (items.length + missing.length > 0) prepared.push({ index, job, items, missing });
       }
-      if (parsed.length > 0) {
-        const projected = await project(parsed);
-        for (const [i, job] of jobs.entries()) {
-          if (projected.has(job)) outcomes[i] = projected.get(job) ?? null;
-        }
+      // Groups of whole jobs, up to maxEvents events per transaction.
+      let group: Prepared[] = [];
+      let size = 0;
+      const run = async () => {
+        if (group.length === 0) return;
+        const r = await handleGroup(group);
+        group.forEach((g, i) => (outcomes[g.index] = r[i] ?? null));
+        group = [];
+        size = 0;
+      };
+      for (const p of prepared) {
+        if (size > 0 && size + p.items.length > maxEvents) await run();
+        group.push(p);
+        size += p.items.length;
       }
+      await run();
       return outcomes;
     },
   });
   consumer.on('failed', (job, err, final) => {
-    // Retries exhausted (poison rows were marked already): the inbox row says so too.
-    if (final && !(err instanceof UnrecoverableError)) void markFailed(job.data.id, err);
+    // Retries exhausted (poison rows were marked already): the inbox rows say so too.
+    if (final && !(err instanceof UnrecoverableError)) void markFailed(jobIds(job), err);
   });
 
   return {

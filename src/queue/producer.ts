@@ -1,25 +1,32 @@
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventJobData } from './queues.js';
 
 /** The smallest thing an `events` job is made from: an inbox row's identity. */
 export interface EventJobSource {
   id: string;
-  type: string;
-  account: string | null;
 }
 
-/** One `events` job: name = event type (readable in dashboards), job id = Stripe event id. */
-export function eventJob(ev: EventJobSource): {
+/** Most event ids in one job: one worker transaction's worth. */
+export const MAX_EVENTS_PER_JOB = 500;
+
+/**
+ * The `events` jobs for a set of inbox rows: one per MAX_EVENTS_PER_JOB ids. Job ids are BullMQ's
+ * own: adding the same rows twice (a relay pass racing the receiver) only projects them twice,
+ * which the guarded writes make a no-op.
+ */
+export function eventJobs(events: readonly EventJobSource[]): Array<{
   name: string;
   data: EventJobData;
-  opts: JobsOptions;
-} {
-  return {
-    name: ev.type,
-    data: { id: ev.id, type: ev.type, account: ev.account },
-    opts: { jobId: ev.id },
-  };
+}> {
+  const ids = [...new Set(events.map((e) => e.id))];
+  const jobs: Array<{ name: string; data: EventJobData }> = [];
+  for (let i = 0; i < ids.length; i += MAX_EVENTS_PER_JOB) {
+    const chunk = ids.slice(i, i + MAX_EVENTS_PER_JOB);
+    // The name is what dashboards show: a lone event (split out of a failing batch) by its id.
+    jobs.push({ name: chunk.length === 1 ? `event:${chunk[0]}` : 'batch', data: { ids: chunk } });
+  }
+  return jobs;
 }
 
 export class TimeoutError extends Error {
@@ -48,8 +55,7 @@ export function redisReady(redis: Redis): boolean {
 }
 
 /**
- * Adds events as jobs with one `addBulk` (one round trip of pipelined scripts), bounded in time.
- * BullMQ ignores an add whose job id already exists, so re-adding is harmless.
+ * Adds events as batch jobs with one `addBulk` (one round trip), bounded in time.
  * Throws when Redis is not connected, fails, or is slower than `timeoutMs`.
  */
 export async function addEventJobs(
@@ -60,5 +66,5 @@ export async function addEventJobs(
 ): Promise<void> {
   if (events.length === 0) return;
   if (!redisReady(redis)) throw new Error(`Redis is not connected (status ${redis.status})`);
-  await withTimeout(queue.addBulk(events.map(eventJob)), timeoutMs, 'queue.addBulk');
+  await withTimeout(queue.addBulk(eventJobs(events)), timeoutMs, 'queue.addBulk');
 }

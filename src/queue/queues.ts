@@ -4,9 +4,9 @@ import { StartupCheckError } from '../errors.js';
 
 /** Every queue the product uses; all keys live under QUEUE_PREFIX. */
 export const QUEUE_NAMES = {
-  /** Verified Stripe events → projection workers. Job id = Stripe event id. */
+  /** Verified Stripe events → projection workers. One job per committed inbox batch. */
   events: 'stripe-events',
-  /** One job per reconciliation unit (parent id), deduplicated per unit. */
+  /** Wake-ups of the outbox drain (deduplicated) and its safety tick; the units are in Postgres. */
   reconcile: 'reconcile',
   /** Alert deliveries to sinks, with their own retries. */
   alerts: 'alerts',
@@ -16,23 +16,29 @@ export const QUEUE_NAMES = {
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /**
- * Payload of an `events` job: the event's identity only. The raw JSON stays in the inbox row
- * (written before the job exists) and workers read it there, one query per batch, so the 1.5 KB
- * body crosses the wire once instead of into Redis and out again.
+ * Payload of an `events` job: the ids of one committed inbox batch (the receiver's micro-batch,
+ * or a relay page). A job is a batch, not an event: BullMQ's few scripts per job are then spent
+ * once per hundreds of events. The raw JSON stays in the inbox rows and workers read it there,
+ * one query per batch. A job of one id is an event split out of a failing batch (see the event
+ * worker); it retries and dead-letters alone.
  */
 export interface EventJobData {
-  id: string;
-  type: string;
-  account: string | null;
-  /** The event JSON, when a job carries it (jobs from older versions, tests); else read from the inbox. */
+  ids?: string[];
+  /** Jobs of the one-event-per-job design (queued across an upgrade, old tests): one event. */
+  id?: string;
+  type?: string;
+  account?: string | null;
+  /** The event JSON, when an old job carries it; else read from the inbox. */
   payload?: string;
 }
 
+/**
+ * Payload of a `reconcile` job: a wake-up to drain the outbox (`{}`). Jobs of the per-unit design
+ * carry a unit key; a worker writes it to the outbox and drains.
+ */
 export interface ReconcileJobData {
-  /** ReversalKind of the unit. */
-  kind: string;
-  /** Unit key: transfer / received credit / received debit id. */
-  key: string;
+  key?: string;
+  kind?: string;
 }
 
 export function redisOptions(extra: RedisOptions = {}): RedisOptions {

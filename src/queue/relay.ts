@@ -1,24 +1,20 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import { relayEnqueuedTotal } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import { addEventJobs, redisReady, withTimeout, type EventJobSource } from './producer.js';
+import { addEventJobs, redisReady, type EventJobSource } from './producer.js';
 
 /**
  * The inbox relay: the receiver acknowledges from Postgres, so anything it stored but could not
- * enqueue (Redis down, process killed between commit and enqueue) is enqueued from here. Rows are
- * claimed page by page with FOR UPDATE SKIP LOCKED, so several processes can run a relay without
- * doubling the work (a double add would be harmless anyway: job id = event id).
+ * enqueue (Redis down, process killed between commit and enqueue, Redis restarted empty) is
+ * enqueued from here. Rows are claimed page by page with FOR UPDATE SKIP LOCKED, so several
+ * processes can run a relay without doubling the work; each page becomes one batch job.
  *
  * Which rows: `status = 'pending'` and either never enqueued (older than `minAgeMs`, so the
- * receiver's own enqueue is not raced) or enqueued longer than `stuckAfterMs` ago and still pending.
- * A "stuck" row's job is looked up first, because BullMQ ignores an add whose job id exists:
- *   - missing (`unknown`): the job is gone (Redis lost it, or it completed without the worker
- *     marking the row) → added again;
- *   - `failed`: exhausted its attempts → left for the dead-letter replay (`recon replay --dead-letter`);
- *   - waiting / active / delayed / completed: still in BullMQ's hands → left alone.
+ * receiver's own enqueue is not raced) or enqueued longer than `stuckAfterMs` ago and still
+ * pending. A stuck row is simply enqueued again: its job may have been lost with Redis, or may
+ * still be waiting behind a backlog, and projecting an event twice is a no-op (guarded writes).
+ * Rows whose job exhausted its attempts are `failed`, not `pending`: the dead-letter replay's.
  * Every row looked at gets `enqueued_at = now()`, so it is looked at again only after `stuckAfterMs`.
- *
- * Assumes the event worker moves a row out of `pending` (`processed` / `failed`) when it is done.
  */
 
 export interface InboxRelayOptions {
@@ -39,12 +35,8 @@ export interface InboxRelayOptions {
 export interface RelayPassResult {
   /** Never-enqueued rows added. */
   added: number;
-  /** Stuck rows whose job was missing, added again. */
+  /** Stuck rows (enqueued long ago, still pending) added again. */
   readded: number;
-  /** Stuck rows whose job is still waiting/active/delayed/completed. */
-  inQueue: number;
-  /** Stuck rows whose job failed: left to the dead-letter replay. */
-  failed: number;
   pages: number;
   /** Why the pass stopped early, if it did. */
   skipped?: string;
@@ -60,11 +52,12 @@ interface RelayRow extends EventJobSource {
   stuck: boolean;
 }
 
+
 /** A Redis step failed: the page's transaction rolls back and the pass ends early. */
 class RedisStepError extends Error {}
 
 const CLAIM_SQL = `
-SELECT id, type, account, enqueued_at IS NOT NULL AS stuck
+SELECT id, enqueued_at IS NOT NULL AS stuck
   FROM stripe_events
  WHERE status = 'pending'
    AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => $1::float8 / 1000))
@@ -101,7 +94,7 @@ export async function relayInboxOnce(
   const maxPages = opts.maxPagesPerPass ?? 200;
   const timeoutMs = opts.redisTimeoutMs ?? 5_000;
   const queue = rt.queues.events;
-  const result: RelayPassResult = { added: 0, readded: 0, inQueue: 0, failed: 0, pages: 0 };
+  const result: RelayPassResult = { added: 0, readded: 0, pages: 0 };
 
   while (result.pages < maxPages) {
     if (!redisReady(rt.redis)) {
@@ -113,27 +106,15 @@ export async function relayInboxOnce(
       claimed = await inTx(rt.pool, async (c) => {
         const { rows } = await c.query<RelayRow>(CLAIM_SQL, [minAgeMs, stuckAfterMs, pageSize]);
         if (rows.length === 0) return 0;
-        const fresh = rows.filter((r) => !r.stuck);
-        const stuck = rows.filter((r) => r.stuck);
-        const missing: RelayRow[] = [];
         try {
-          const states = await withTimeout(
-            Promise.all(stuck.map((r) => queue.getJobState(r.id))),
-            timeoutMs,
-            'job state lookup',
-          );
-          states.forEach((state, i) => {
-            if (state === 'unknown') missing.push(stuck[i]!);
-            else if (state === 'failed') result.failed++;
-            else result.inQueue++;
-          });
-          await addEventJobs(queue, rt.redis, [...fresh, ...missing], timeoutMs);
+          await addEventJobs(queue, rt.redis, rows, timeoutMs);
         } catch (err) {
           throw new RedisStepError((err as Error).message, { cause: err });
         }
         await c.query(MARK_SQL, [rows.map((r) => r.id)]);
-        result.added += fresh.length;
-        result.readded += missing.length;
+        const stuck = rows.filter((r) => r.stuck).length;
+        result.added += rows.length - stuck;
+        result.readded += stuck;
         return rows.length;
       });
     } catch (err) {
@@ -145,7 +126,7 @@ export async function relayInboxOnce(
     if (claimed < pageSize) break;
   }
   if (result.added) relayEnqueuedTotal.inc({ reason: 'not_enqueued' }, result.added);
-  if (result.readded) relayEnqueuedTotal.inc({ reason: 'job_missing' }, result.readded);
+  if (result.readded) relayEnqueuedTotal.inc({ reason: 'stuck' }, result.readded);
   return result;
 }
 
@@ -160,9 +141,9 @@ export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): Inbo
   const pass = async (): Promise<RelayPassResult> => {
     try {
       const r = await relayInboxOnce(rt, opts);
-      const { added, readded, inQueue, failed, pages, skipped } = r;
-      if (added || readded || failed) {
-        log.info({ added, readded, inQueue, failed, pages }, 'inbox relay enqueued events');
+      const { added, readded, pages, skipped } = r;
+      if (added || readded) {
+        log.info({ added, readded, pages }, 'inbox relay enqueued events');
       } else if (skipped) {
         log.debug({ skipped }, 'inbox relay pass skipped');
       }
@@ -170,14 +151,7 @@ export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): Inbo
       return r;
     } catch (err) {
       log.warn({ reason: (err as Error).message }, 'inbox relay pass failed');
-      return {
-        added: 0,
-        readded: 0,
-        inQueue: 0,
-        failed: 0,
-        pages: 0,
-        skipped: (err as Error).message,
-      };
+      return { added: 0, readded: 0, pages: 0, skipped: (err as Error).message };
     }
   };
 
@@ -227,16 +201,12 @@ type ReplayRow = EventJobSource & { received_at: Date };
 export interface ReplayInboxResult {
   /** Rows re-enqueued. */
   enqueued: number;
-  /** Completed or failed jobs removed first, so the add is not ignored. */
-  removed: number;
-  /** Rows whose job is still waiting/active/delayed: left in the queue as they are. */
-  alreadyQueued: number;
 }
 
 /**
  * `recon replay --inbox --since T`: enqueues every inbox row received since T again, whatever its
- * status (except `ignored`, unless asked). Completed and failed jobs with the same id are removed
- * first (BullMQ would ignore the add otherwise); rows go back to `pending` with a fresh enqueued_at.
+ * status (except `ignored`, unless asked), as batch jobs; rows go back to `pending` with a fresh
+ * enqueued_at. A row whose job is still queued is projected twice, which is a no-op.
  */
 export async function replayInbox(
   rt: Runtime,
@@ -244,12 +214,11 @@ export async function replayInbox(
 ): Promise<ReplayInboxResult> {
   const pageSize = opts.pageSize ?? 500;
   const timeoutMs = opts.redisTimeoutMs ?? 10_000;
-  const queue = rt.queues.events;
-  const result: ReplayInboxResult = { enqueued: 0, removed: 0, alreadyQueued: 0 };
+  const result: ReplayInboxResult = { enqueued: 0 };
   let after: { at: Date; id: string } | null = null;
   for (;;) {
     const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(
-      `SELECT id, type, account, received_at
+      `SELECT id, received_at
          FROM stripe_events
         WHERE received_at >= $1
           AND ($2::bool OR status <> 'ignored')
@@ -259,24 +228,7 @@ export async function replayInbox(
       [opts.since, opts.includeIgnored ?? false, after?.at ?? null, after?.id ?? null, pageSize],
     );
     if (rows.length === 0) break;
-    if (!redisReady(rt.redis))
-      throw new Error(`Redis is not connected (status ${rt.redis.status})`);
-    const states = await withTimeout(
-      Promise.all(rows.map((r) => queue.getJobState(r.id))),
-      timeoutMs,
-      'job state lookup',
-    );
-    const finished = rows.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
-    const removed = await withTimeout(
-      Promise.all(finished.map((r) => queue.remove(r.id))),
-      timeoutMs,
-      'job removal',
-    );
-    result.removed += removed.filter((n) => n === 1).length;
-    result.alreadyQueued += states.filter(
-      (s) => s !== 'completed' && s !== 'failed' && s !== 'unknown',
-    ).length;
-    await addEventJobs(queue, rt.redis, rows, timeoutMs);
+    await addEventJobs(rt.queues.events, rt.redis, rows, timeoutMs);
     await rt.pool.query(
       `UPDATE stripe_events SET status = 'pending', enqueued_at = now()
         WHERE id = ANY($1::text[]) AND status <> 'ignored'`,

@@ -72,6 +72,9 @@ RETURNING id`;
 // them already.
 const MARK_ENQUEUED_SQL = `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[]) AND enqueued_at IS NULL`;
 
+/** How long stored events wait to share a job with the next flushes' (see #startEnqueue). */
+const ENQUEUE_WINDOW_MS = 10;
+
 /** SQLSTATE classes that mean "this data", not "this database": retry the batch row by row. */
 function isDataError(err: unknown): boolean {
   const code = (err as Partial<DatabaseError> | null)?.code;
@@ -81,8 +84,8 @@ function isDataError(err: unknown): boolean {
 /**
  * The receiver's write path. `write()` joins the current micro-batch; a flush is one multi-row
  * INSERT … ON CONFLICT DO NOTHING, and the promise resolves only after that statement committed.
- * New, handled events are then enqueued with one `addBulk` per flush (job id = event id) without
- * holding up the acknowledgement, and marked `enqueued_at` with one UPDATE per batch of marks.
+ * New, handled events are then enqueued as batch jobs (the flushes of a 10 ms window share one)
+ * without holding up the acknowledgement, and marked `enqueued_at` with one UPDATE per batch of marks.
  * When Redis is down the enqueue is skipped (bounded, never hangs) and the inbox relay catches up.
  */
 export class InboxWriter {
@@ -92,6 +95,9 @@ export class InboxWriter {
   readonly #source: string;
   readonly #batcher: MicroBatcher<InboxEvent, FlushResult>;
   readonly #enqueues = new Set<Promise<void>>();
+  /** Stored events waiting for the next job (flushes within a window share one). */
+  #toEnqueue: InboxEvent[] = [];
+  #enqueueTimer: NodeJS.Timeout | undefined;
   /** Ids whose jobs were added, waiting to be stamped `enqueued_at` by the next statement. */
   #marks: string[] = [];
   #markFlush: Promise<void> | undefined;
@@ -132,11 +138,16 @@ export class InboxWriter {
   async idle(): Promise<void> {
     for (;;) {
       await this.#batcher.idle();
+      if (this.#toEnqueue.length > 0) this.#enqueueNow();
       if (this.#enqueues.size > 0) await Promise.allSettled([...this.#enqueues]);
       if (this.#marks.length > 0) await this.#flushMarks();
       if (this.#markFlush) await this.#markFlush;
       const busy =
-        this.#batcher.pending + this.#batcher.inFlight + this.#enqueues.size + this.#marks.length;
+        this.#batcher.pending +
+        this.#batcher.inFlight +
+        this.#enqueues.size +
+        this.#toEnqueue.length +
+        this.#marks.length;
       if (busy === 0 && !this.#markFlush) return;
     }
   }
@@ -210,7 +221,21 @@ export class InboxWriter {
     });
   }
 
+  /**
+   * A job is a batch: the events of the flushes that commit within ENQUEUE_WINDOW_MS go into one
+   * job (split at 500 ids), so under load BullMQ runs its few scripts per hundreds of events, not
+   * per flush. The window delays only the job, never the acknowledgement.
+   */
   #startEnqueue(events: InboxEvent[]): void {
+    for (const e of events) this.#toEnqueue.push(e);
+    this.#enqueueTimer ??= setTimeout(() => this.#enqueueNow(), ENQUEUE_WINDOW_MS);
+  }
+
+  #enqueueNow(): void {
+    clearTimeout(this.#enqueueTimer);
+    this.#enqueueTimer = undefined;
+    const events = this.#toEnqueue.splice(0);
+    if (events.length === 0) return;
     const p = this.#enqueue(events).finally(() => this.#enqueues.delete(p));
     this.#enqueues.add(p);
   }

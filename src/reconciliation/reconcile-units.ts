@@ -7,6 +7,7 @@ import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
 import type { Runtime } from '../runtime.js';
 import { loadUnitsWith } from './load.js';
 import { scheduleLookups } from './lookup-store.js';
+import { settleUnits, type ClaimedUnit } from './outbox.js';
 import { persistMismatchesWith, type MismatchChanges, type UnitMismatch } from './persist.js';
 import { reconcileRunsTotal } from '../metrics.js';
 
@@ -34,6 +35,11 @@ export interface ReconcileUnitsOptions {
   source?: LedgerSource;
   /** Label of the `reconcile_runs_total` metric. @defaultValue 'worker' */
   trigger?: 'worker' | 'sweep';
+  /**
+   * Outbox rows these keys were claimed from: settled (deleted unless touched again) in the same
+   * transaction as the verdicts, so a unit leaves the outbox only together with its reconcile.
+   */
+  claimed?: readonly ClaimedUnit[];
 }
 
 export interface ReconcileUnitsResult {
@@ -96,6 +102,14 @@ export async function reconcileUnits(
         c,
         units.flatMap((u) => pendingLookups(u, rules)),
       );
+    if (opts.claimed) {
+      // A unit whose reconcile threw keeps its row: the worker backs it off.
+      const bad = new Set(failed.map((f) => f.key));
+      await settleUnits(
+        c,
+        opts.claimed.filter((u) => !bad.has(u.key)),
+      );
+    }
     const trigger = opts.trigger ?? 'worker';
     if (done.length)
       reconcileRunsTotal.inc({ trigger, result: 'ok' }, units.length - failed.length);

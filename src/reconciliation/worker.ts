@@ -1,32 +1,55 @@
-import type { Worker } from 'bullmq';
-import { BatchConsumer, type JobOutcome } from '../queue/batch-consumer.js';
+import { Worker, type Job } from 'bullmq';
 import { QUEUE_NAMES, createRedis, type ReconcileJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
+import { RECONCILE_TICK_MS, wakeReconcile } from './enqueue.js';
+import {
+  claimDueUnits,
+  deferUnits,
+  outboxState,
+  releaseUnits,
+  touchUnits,
+  type ClaimedUnit,
+} from './outbox.js';
 import type { MismatchChanges } from './persist.js';
 import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
 
 export interface ReconcileWorkerOptions {
-  /** Jobs held at once, across the batches in flight. @defaultValue RECONCILE_CONCURRENCY */
+  /** Units held at once, across the batches in flight. @defaultValue RECONCILE_CONCURRENCY */
   concurrency?: number;
   /** Batches reconciled at once, each in its own transaction. @defaultValue 2 */
   maxInFlight?: number;
   /** Called after each committed batch with what changed (alerts hook in here). Errors are logged, not retried. */
   onChanges?: (changes: MismatchChanges) => void | Promise<void>;
+  /** The safety tick: a drain this often even if every wake-up was lost. @defaultValue 5000 */
+  tickMs?: number;
 }
 
 export interface ReconcileWorker {
-  /** The BullMQ worker the consumer fetches with (manual mode). */
+  /** The BullMQ worker that runs drain jobs. */
   worker: Worker<ReconcileJobData>;
-  consumer: BatchConsumer<ReconcileJobData>;
+  /** Drains the outbox now, in this process (tests, shutdown hooks). */
+  drainNow(): Promise<DrainResult>;
   close(): Promise<void>;
 }
 
+export interface DrainResult {
+  /** Units reconciled and settled. */
+  reconciled: number;
+  /** Units whose reconcile threw: backed off, still in the outbox. */
+  failed: number;
+  batches: number;
+}
+
 /**
- * The reconcile queue's consumer. Each job is one unit (`{kind, key}`, deduplicated per unit by
- * the producers). The jobs that are ready are taken together and loaded, reconciled and persisted
- * as one batch (a fixed number of queries and one transaction for the lot), which is what keeps a
- * burst of thousands of events cheap. A unit whose reconcile throws fails only its own job (BullMQ
- * retries it with backoff; after the last attempt it stays in the failed set — the dead letters).
+ * The reconcile worker drains the outbox (`reconcile_outbox`, written in the same transactions
+ * as the changes). A BullMQ `drain` job — added, deduplicated, after each committed change, plus a
+ * repeatable tick — makes it claim due units in batches, reconcile each batch in one transaction
+ * that also deletes the batch's outbox rows, and go on until nothing is due. Then it schedules
+ * its own next wake-up for the earliest unit still waiting out its debounce.
+ *
+ * What BullMQ still does: wake-ups, retries with backoff of a drain that fails as a whole
+ * (Postgres away), and the failed set for one that keeps failing. What it no longer holds: the
+ * intent. Units whose reconcile throws are backed off in the outbox, never dropped.
  */
 export function startReconcileWorker(
   rt: Runtime,
@@ -34,61 +57,111 @@ export function startReconcileWorker(
 ): ReconcileWorker {
   const concurrency = opts.concurrency ?? rt.config.RECONCILE_CONCURRENCY;
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
+  const batchSize = Math.max(1, Math.ceil(concurrency / maxInFlight));
   const rules = rulesFromConfig(rt.config);
   const log = rt.log.child({ worker: 'reconcile' });
-  const consumer = new BatchConsumer<ReconcileJobData>({
-    queueName: QUEUE_NAMES.reconcile,
-    prefix: rt.config.QUEUE_PREFIX,
-    connection: createRedis(rt.config.REDIS_URL),
-    log,
-    maxBatch: Math.max(1, Math.ceil(concurrency / maxInFlight)),
-    maxInFlight,
-    handle: async (jobs) => {
-      // A malformed job has nothing to reconcile: it completes.
-      const keyOf = (d: ReconcileJobData | undefined) =>
-        typeof d?.key === 'string' && d.key !== '' ? d.key : null;
-      const keys = jobs.map((j) => keyOf(j.data)).filter((k): k is string => k !== null);
-      const r = await reconcileUnits(rt, keys, { rules });
-      const failed = new Map(r.failed.map((f) => [f.key, f.error]));
-      for (const f of r.failed)
-        log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
-      const { opened, escalated, resolved } = r.changes;
-      if (opened.length || escalated.length || resolved.length) {
-        log.info(
-          {
-            units: keys.length,
-            opened: opened.length,
-            escalated: escalated.length,
-            resolved: resolved.length,
-          },
-          'mismatches changed',
-        );
-        if (opts.onChanges) {
-          try {
-            await opts.onChanges(r.changes);
-          } catch (err) {
-            log.error({ err }, 'onChanges hook failed');
-          }
+  let closing = false;
+
+  const reconcileBatch = async (claimed: ClaimedUnit[], total: DrainResult) => {
+    const keys = claimed.map((c) => c.key);
+    let r;
+    try {
+      r = await reconcileUnits(rt, keys, { rules, claimed });
+    } catch (err) {
+      // The transaction rolled back: nothing was settled. Let another drain take them at once.
+      await releaseUnits(rt.pool, keys).catch(() => {});
+      throw err;
+    }
+    for (const f of r.failed) log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
+    await deferUnits(rt.pool, r.failed).catch((err: unknown) =>
+      log.warn({ err }, 'could not back off failed units; their lease expires instead'),
+    );
+    total.reconciled += keys.length - r.failed.length;
+    total.failed += r.failed.length;
+    total.batches++;
+    const { opened, escalated, resolved } = r.changes;
+    if (opened.length || escalated.length || resolved.length) {
+      log.info(
+        {
+          units: keys.length,
+          opened: opened.length,
+          escalated: escalated.length,
+          resolved: resolved.length,
+        },
+        'mismatches changed',
+      );
+      if (opts.onChanges) {
+        try {
+          await opts.onChanges(r.changes);
+        } catch (err) {
+          log.error({ err }, 'onChanges hook failed');
         }
       }
-      return jobs.map((j): JobOutcome => {
-        const key = keyOf(j.data);
-        if (key === null || !failed.has(key)) return null;
-        const err = failed.get(key);
-        return err instanceof Error ? err : new Error(String(err));
-      });
+    }
+  };
+
+  /** `maxInFlight` loops, each claiming and reconciling a batch until nothing is due. */
+  const drain = async (): Promise<DrainResult> => {
+    const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
+    const lane = async () => {
+      while (!closing) {
+        const claimed = await claimDueUnits(rt.pool, batchSize);
+        if (claimed.length === 0) return;
+        await reconcileBatch(claimed, total);
+        if (claimed.length < batchSize) return;
+      }
+    };
+    await Promise.all(Array.from({ length: maxInFlight }, lane));
+    return total;
+  };
+
+  const connection = createRedis(rt.config.REDIS_URL);
+  const worker = new Worker<ReconcileJobData>(
+    QUEUE_NAMES.reconcile,
+    async (job: Job<ReconcileJobData>) => {
+      // Jobs of the per-unit design (still queued across an upgrade) become outbox rows.
+      const legacyKey = (job.data as { key?: unknown } | undefined)?.key;
+      if (typeof legacyKey === 'string' && legacyKey !== '') await touchUnits(rt.pool, [legacyKey], 0);
+      const r = await drain();
+      if (r.reconciled || r.failed) log.debug({ ...r }, 'outbox drained');
+      if (!closing) {
+        // Units still inside their debounce (or backing off): wake up when the first is due.
+        const state = await outboxState(rt.pool);
+        if (state.nextDueInMs !== null) await wakeReconcile(rt, Math.max(state.nextDueInMs, 50));
+      }
+      return r;
     },
-  });
-  consumer.on('failed', (job, err, final) =>
-    log.warn(
-      { err, jobId: job.id, objectId: job.data?.key, attempts: job.attemptsMade, final },
-      'reconcile job failed',
-    ),
+    {
+      connection,
+      prefix: rt.config.QUEUE_PREFIX,
+      // A wake-up and the tick may overlap; claims are leases taken with SKIP LOCKED, so two
+      // drains share the due units rather than reconcile one twice.
+      concurrency: 2,
+    },
+  );
+  worker.on('error', (err) => log.error({ err }, 'reconcile worker error'));
+  worker.on('failed', (job, err) =>
+    log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'outbox drain failed'),
   );
 
+  // The safety tick: one scheduler for every process (upsert is idempotent), so a unit whose
+  // wake-up Redis lost is reconciled within a tick.
+  const tickMs = opts.tickMs ?? RECONCILE_TICK_MS;
+  void rt.queues.reconcile
+    .upsertJobScheduler('reconcile-tick', { every: tickMs }, { name: 'tick', data: {} })
+    .catch((err: unknown) =>
+      log.warn({ reason: (err as Error).message }, 'could not schedule the reconcile tick'),
+    );
+  // Whatever was left in the outbox by a previous run is due now.
+  void wakeReconcile(rt, 0);
+
   return {
-    worker: consumer.worker,
-    consumer,
-    close: () => consumer.close(),
+    worker,
+    drainNow: drain,
+    async close() {
+      closing = true;
+      await worker.close();
+      connection.disconnect(); // BullMQ closes only the connections it duplicated
+    },
   };
 }

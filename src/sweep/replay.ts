@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { HANDLED_EVENT_TYPES } from '../projections/apply.js';
-import { enqueueReconcile } from '../reconciliation/enqueue.js';
+import { wakeReconcile } from '../reconciliation/enqueue.js';
 import type { Runtime } from '../runtime.js';
 import { knownAccounts, recoverEvents } from './recover.js';
 import { PAGE_SIZE } from './run.js';
@@ -49,7 +49,8 @@ export async function replayStripeEvents(
       out.listed += page.length;
       out.recovered += r.recovered;
       page = [];
-      await enqueueReconcile(rt, r.touchedUnits);
+      // The projection marked its units in the outbox; a worker only needs waking.
+      if (r.touchedUnits.length > 0) await wakeReconcile(rt);
       opts.onProgress?.({ account, ...out });
     };
     for await (const e of list) {

@@ -26,9 +26,12 @@ const entry = (id: string, patch: Record<string, unknown> = {}) => ({
   ...patch,
 });
 
+/** Units waiting in the reconcile outbox (written in the ledger write's own transaction). */
 async function queuedUnits(): Promise<string[]> {
-  const jobs = await t.rt.queues.reconcile.getJobs(['delayed', 'waiting']);
-  return jobs.map((j) => j.data.key).sort();
+  const { rows } = await t.rt.pool.query<{ unit_key: string }>(
+    'SELECT unit_key FROM reconcile_outbox ORDER BY unit_key',
+  );
+  return rows.map((r) => r.unit_key);
 }
 
 describe('POST /api/ledger/entries', () => {
@@ -144,8 +147,8 @@ describe('POST /api/ledger/entries', () => {
     );
   });
 
-  it('enqueues a reconcile job per affected unit, including the unit an entry moved from', async () => {
-    await t.rt.queues.reconcile.obliterate({ force: true });
+  it('marks every affected unit in the reconcile outbox, including the unit an entry moved from', async () => {
+    await t.rt.pool.query('DELETE FROM reconcile_outbox');
     // A projected reversal decides the unit of an entry that names it, whatever its parent_id says.
     await insertCreditReversal(t.rt.pool, {
       id: 'credrev_q1',
@@ -161,12 +164,12 @@ describe('POST /api/ledger/entries', () => {
     ]);
     expect(await queuedUnits()).toEqual(['credrev_q_unknown', 'rc_q1', 'rc_q_proj']);
 
-    await t.rt.queues.reconcile.obliterate({ force: true });
+    await t.rt.pool.query('DELETE FROM reconcile_outbox');
     await post([entry('le_q1', { parent_id: 'rc_q2' })]);
     expect(await queuedUnits()).toEqual(['rc_q1', 'rc_q2']);
 
     // Unchanged entries enqueue nothing.
-    await t.rt.queues.reconcile.obliterate({ force: true });
+    await t.rt.pool.query('DELETE FROM reconcile_outbox');
     await post([entry('le_q1', { parent_id: 'rc_q2' })]);
     expect(await queuedUnits()).toEqual([]);
   });

@@ -10,6 +10,7 @@ import { startReconcileWorker, type ReconcileWorker } from '../../src/reconcilia
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
+import { reconcileIdle } from '../support/db.js';
 import {
   TEST_OPERATOR_TOKEN,
   TEST_WEBHOOK_SECRET,
@@ -234,8 +235,7 @@ it('every planted mismatch within a minute of the ledger post, and no false alar
   const settled = async () => {
     const pending = await rt.pool.query(`SELECT 1 FROM stripe_lookups WHERE status = 'pending'`);
     const inbox = await rt.pool.query(`SELECT 1 FROM stripe_events WHERE status = 'pending'`);
-    const c = await rt.queues.reconcile.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-    return pending.rowCount === 0 && inbox.rowCount === 0 && Object.values(c).every((n) => n === 0);
+    return pending.rowCount === 0 && inbox.rowCount === 0 && (await reconcileIdle(rt));
   };
   await waitFor(settled, { what: 'pipeline settled', timeoutMs: 60_000 });
   expect(await open()).toEqual(planted);

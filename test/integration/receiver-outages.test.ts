@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInboxRelay } from '../../src/queue/relay.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
+import { queuedEventIds } from '../support/db.js';
 import {
   buildTestApp,
   captureLog,
@@ -127,16 +128,14 @@ describe('Redis down', () => {
     try {
       await waitFor(
         async () => {
-          const jobs = await Promise.all(during.map((ev) => rt.queues.events.getJob(ev.id)));
-          return jobs.every((j) => j !== undefined);
+          const queued = new Set(await queuedEventIds(rt));
+          return during.every((ev) => queued.has(ev.id));
         },
         { what: 'relay to enqueue all 20' },
       );
     } finally {
       await relay.stop();
     }
-    const job = await rt.queues.events.getJob(during[0]!.id);
-    expect(job?.data).toMatchObject({ id: during[0]!.id, type: 'treasury.debit_reversal.created' });
     expect((await rows(during.map((e) => e.id))).every((r) => r.enqueued_at)).toBe(true);
   });
 
@@ -173,7 +172,7 @@ describe('Postgres down', () => {
       expect(res.json()).toEqual({
         error: { type: 'api_error', message: 'temporarily unavailable, retry later' },
       });
-      expect(await rt.queues.events.getJob(ev.id)).toBeUndefined();
+      expect(await queuedEventIds(rt)).not.toContain(ev.id);
       expect(await rows([ev.id])).toEqual([]);
 
       const ready = await app.inject('/readyz');

@@ -7,6 +7,7 @@ import { startReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime } from '../../src/runtime.js';
 import { createSimulator } from '../../src/simulator/index.js';
 import { createTestDatabase, waitFor } from '../support/db.js';
+import { reconcileIdle } from '../support/db.js';
 import {
   captureLog,
   injectEvent,
@@ -262,15 +263,7 @@ async function scenario(order: 'ledger first' | 'stripe first') {
         after = `&starting_after=${body.data.at(-1)!.id}`;
       }
     };
-    const idle = async () => {
-      const c = await rt.queues.reconcile.getJobCounts(
-        'waiting',
-        'delayed',
-        'active',
-        'prioritized',
-      );
-      return Object.values(c).every((n) => n === 0);
-    };
+    const idle = () => reconcileIdle(rt);
     const openFingerprints = async () =>
       (await list('status=open')).map((m) => m.fingerprint).sort();
 

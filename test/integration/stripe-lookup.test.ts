@@ -15,6 +15,7 @@ import { TokenBucket } from '../../src/sweep/rate-limit.js';
 import { runSweep } from '../../src/sweep/start.js';
 import { createSweepStripeClient } from '../../src/sweep/stripe.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
+import { reconcileIdle as outboxIdle } from '../support/db.js';
 import { testConfig } from '../support/events.js';
 
 /**
@@ -102,10 +103,7 @@ function entry(raw: Record<string, unknown>): LedgerEntryInput {
 
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
-async function reconcileIdle() {
-  const c = await rt.queues.reconcile.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-  return Object.values(c).every((n) => n === 0);
-}
+const reconcileIdle = () => outboxIdle(rt);
 
 async function openFor(entryIds: string[]) {
   const { rows } = await rt.pool.query<{ fingerprint: string; message: string; kind: string }>(

@@ -83,3 +83,33 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * True when no unit waits in the reconcile outbox and no drain is running: every change
+ * committed so far has been reconciled. (The queue itself always holds the next safety tick.)
+ */
+export async function reconcileIdle(rt: {
+  pool: Pick<Pool, 'query'>;
+  queues: { reconcile: { getJobCounts(...s: Array<'active' | 'waiting'>): Promise<Record<string, number>> } };
+}): Promise<boolean> {
+  const { rows } = await rt.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM reconcile_outbox',
+  );
+  if (rows[0]!.n > 0) return false;
+  const c = await rt.queues.reconcile.getJobCounts('active');
+  return (c.active ?? 0) === 0;
+}
+
+/** Event ids carried by the events queue's jobs (a batch job carries several), in any live state. */
+export async function queuedEventIds(rt: {
+  queues: {
+    events: {
+      getJobs(
+        states: Array<'waiting' | 'active' | 'delayed' | 'prioritized' | 'failed'>,
+      ): Promise<Array<{ data: { ids?: string[]; id?: string } } | undefined>>;
+    };
+  };
+}): Promise<string[]> {
+  const jobs = await rt.queues.events.getJobs(['waiting', 'active', 'delayed', 'prioritized']);
+  return jobs.flatMap((j) => j?.data.ids ?? (j?.data.id ? [j.data.id] : []));
+}

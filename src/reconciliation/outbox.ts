@@ -1,0 +1,161 @@
+import type { Pool, PoolClient } from '../db/pool.js';
+
+/**
+ * The reconcile outbox (`reconcile_outbox`): which units must be reconciled, kept in Postgres.
+ *
+ * Writers call `touchUnits` inside the transaction that changes a unit's projections or ledger
+ * entries, so the intent commits with the change or not at all. The reconcile worker claims due
+ * units in batches (`claimDueUnits`, a short lease taken with SKIP LOCKED so any number of
+ * workers share the table), reconciles them, and in the reconcile's own transaction deletes the
+ * rows it claimed (`settleUnits`) unless a writer touched them again meanwhile. Redis carries
+ * only the wake-up; losing it delays a unit until the next tick, never drops it.
+ */
+
+/** How long a burst to one unit is coalesced before it is reconciled. */
+export const RECONCILE_DEBOUNCE_MS = 200;
+
+/** A drain's lease on the units it claimed; a crashed drain's units are claimable after it. */
+const LEASE_MS = 60_000;
+
+type Db = Pick<PoolClient, 'query'>;
+
+// Keys are sorted so that two transactions touching the same units lock them in one order and
+// never deadlock; unnest of one array keeps the statement text constant (prepared once).
+// A touch of a pending row keeps its earlier due_at (LEAST): a steady trickle of events cannot
+// postpone a unit forever, and the reconcile that runs reads everything committed before it.
+const TOUCH_SQL = `
+INSERT INTO reconcile_outbox (unit_key, due_at, version)
+SELECT k, now() + make_interval(secs => $2::float8 / 1000), txid_current()
+  FROM unnest($1::text[]) AS k
+ON CONFLICT (unit_key) DO UPDATE
+   SET due_at = LEAST(reconcile_outbox.due_at, EXCLUDED.due_at),
+       version = EXCLUDED.version`;
+
+/**
+ * Records that these units changed, in the caller's transaction. Call it in the same transaction
+ * as the change: that is the whole guarantee.
+ */
+export async function touchUnits(
+  db: Db,
+  keys: Iterable<string>,
+  debounceMs = RECONCILE_DEBOUNCE_MS,
+): Promise<number> {
+  const unique = [...new Set(keys)].filter((k) => k !== '').sort();
+  if (unique.length === 0) return 0;
+  await db.query({ name: 'outbox_touch_v1', text: TOUCH_SQL, values: [unique, debounceMs] });
+  return unique.length;
+}
+
+export interface ClaimedUnit {
+  key: string;
+  /** The row's version when claimed: settle deletes it only if still the same. */
+  version: string;
+}
+
+const CLAIM_SQL = `
+UPDATE reconcile_outbox o
+   SET claimed_until = now() + make_interval(secs => $2::float8 / 1000)
+  FROM (SELECT unit_key FROM reconcile_outbox
+         WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+         ORDER BY due_at
+         LIMIT $1
+           FOR UPDATE SKIP LOCKED) AS c
+ WHERE o.unit_key = c.unit_key
+RETURNING o.unit_key AS key, o.version::text AS version`;
+
+/** Leases up to `limit` due units (a short transaction of its own). */
+export async function claimDueUnits(pool: Pool, limit: number): Promise<ClaimedUnit[]> {
+  const { rows } = await pool.query<ClaimedUnit>({
+    name: 'outbox_claim_v1',
+    text: CLAIM_SQL,
+    values: [limit, LEASE_MS],
+  });
+  return rows;
+}
+
+/**
+ * In the reconcile's transaction: removes the claimed rows nobody touched since the claim; the
+ * others lose their lease and are reconciled again (they changed while we were reading).
+ */
+export async function settleUnits(db: Db, claimed: readonly ClaimedUnit[]): Promise<void> {
+  if (claimed.length === 0) return;
+  await db.query({
+    name: 'outbox_settle_v1',
+    text: `WITH done AS (
+             DELETE FROM reconcile_outbox o
+              USING unnest($1::text[], $2::int8[]) AS c(k, v)
+              WHERE o.unit_key = c.k AND o.version = c.v
+             RETURNING o.unit_key)
+           UPDATE reconcile_outbox SET claimed_until = NULL
+            WHERE unit_key = ANY($1::text[]) AND unit_key NOT IN (SELECT unit_key FROM done)`,
+    values: [claimed.map((c) => c.key), claimed.map((c) => c.version)],
+  });
+}
+
+/**
+ * Units whose reconcile failed: the lease is dropped and the unit is due again after a backoff
+ * that grows with its attempts. It stays in the outbox until a reconcile succeeds.
+ */
+export async function deferUnits(
+  pool: Pool,
+  failed: ReadonlyArray<{ key: string; error: unknown }>,
+): Promise<void> {
+  if (failed.length === 0) return;
+  await pool.query(
+    `UPDATE reconcile_outbox o
+        SET claimed_until = NULL,
+            attempts = o.attempts + 1,
+            last_error = f.e,
+            due_at = now() + make_interval(secs => LEAST(600, power(2, LEAST(o.attempts, 20)))::float8)
+       FROM unnest($1::text[], $2::text[]) AS f(k, e)
+      WHERE o.unit_key = f.k`,
+    [failed.map((f) => f.key), failed.map((f) => errorText(f.error))],
+  );
+}
+
+/** Drops the lease on units a failed drain could not finish, so another drain takes them now. */
+export async function releaseUnits(pool: Pool, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await pool.query(
+    `UPDATE reconcile_outbox SET claimed_until = NULL WHERE unit_key = ANY($1::text[])`,
+    [keys],
+  );
+}
+
+export interface OutboxState {
+  /** Units waiting (due or not). */
+  pending: number;
+  /** Units due now and not leased. */
+  due: number;
+  /** Milliseconds until the next unit falls due, or null when none waits. */
+  nextDueInMs: number | null;
+  /** Age of the oldest waiting unit, in ms (0 when empty). */
+  oldestAgeMs: number;
+}
+
+export async function outboxState(pool: Pick<Pool, 'query'>): Promise<OutboxState> {
+  const { rows } = await pool.query<{
+    pending: number;
+    due: number;
+    next_ms: number | null;
+    oldest_ms: number | null;
+  }>(
+    `SELECT count(*)::int AS pending,
+            count(*) FILTER (WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now()))::int AS due,
+            (extract(epoch FROM min(GREATEST(due_at, COALESCE(claimed_until, due_at))) - now()) * 1000)::float8 AS next_ms,
+            (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms
+       FROM reconcile_outbox`,
+  );
+  const r = rows[0]!;
+  return {
+    pending: r.pending,
+    due: r.due,
+    nextDueInMs: r.next_ms === null ? null : Math.max(0, Math.ceil(r.next_ms)),
+    oldestAgeMs: Math.max(0, Math.round(r.oldest_ms ?? 0)),
+  };
+}
+
+function errorText(err: unknown): string {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return msg.slice(0, 2_000);
+}

@@ -38,7 +38,11 @@ const TRANSIENT_NET = new Set([
 // node-postgres reports a lost or refused connection with these messages and no SQLSTATE.
 const TRANSIENT_MESSAGE =
   /connection terminated|connection timeout|timeout exceeded when trying to connect|client has encountered a connection error|connection ended|cannot use a pool after calling end|is not connected|timed out after/i;
-const TRANSIENT_STRIPE = new Set(['StripeConnectionError', 'StripeAPIError', 'StripeRateLimitError']);
+const TRANSIENT_STRIPE = new Set([
+  'StripeConnectionError',
+  'StripeAPIError',
+  'StripeRateLimitError',
+]);
 
 /**
  * Whether an error is about the infrastructure (retry the same work later) rather than about the

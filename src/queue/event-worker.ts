@@ -90,7 +90,9 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
                 "attempts" = "attempts" + 1 WHERE "id" = ANY($1::text[])`,
         [ids, errorText(err)],
       )
-      .catch((e: unknown) => log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'));
+      .catch((e: unknown) =>
+        log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
+      );
 
   const noteAttempt = (ids: string[], err: unknown) =>
     rt.pool
@@ -201,7 +203,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
       );
       for (const c of splitOut) await noteAttempt([c.id], c.err);
       // Thrown if Redis refuses: the whole group retries and splits again (idempotent).
-      await rt.queues.events.addBulk(eventJobs(splitOut));
+      await rt.queues.events.addBulk(eventJobs(splitOut, 1));
     }
     return outcomes;
   };
@@ -248,7 +250,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
             continue;
           }
           // Into the dead-letter view, each on its own job (it fails there for good).
-          await rt.queues.events.addBulk(eventJobs(poisoned));
+          await rt.queues.events.addBulk(eventJobs(poisoned, 1));
         }
         if (items.length + missing.length > 0) prepared.push({ index, job, items, missing });
       }

@@ -15,14 +15,17 @@ export const MAX_EVENTS_PER_JOB = 500;
  * own: adding the same rows twice (a relay pass racing the receiver) only projects them twice,
  * which the guarded writes make a no-op.
  */
-export function eventJobs(events: readonly EventJobSource[]): Array<{
+export function eventJobs(
+  events: readonly EventJobSource[],
+  perJob = MAX_EVENTS_PER_JOB,
+): Array<{
   name: string;
   data: EventJobData;
 }> {
   const ids = [...new Set(events.map((e) => e.id))];
   const jobs: Array<{ name: string; data: EventJobData }> = [];
-  for (let i = 0; i < ids.length; i += MAX_EVENTS_PER_JOB) {
-    const chunk = ids.slice(i, i + MAX_EVENTS_PER_JOB);
+  for (let i = 0; i < ids.length; i += perJob) {
+    const chunk = ids.slice(i, i + perJob);
     // The name is what dashboards show: a lone event (split out of a failing batch) by its id.
     jobs.push({ name: chunk.length === 1 ? `event:${chunk[0]}` : 'batch', data: { ids: chunk } });
   }

@@ -52,7 +52,6 @@ interface RelayRow extends EventJobSource {
   stuck: boolean;
 }
 
-
 /** A Redis step failed: the page's transaction rolls back and the pass ends early. */
 class RedisStepError extends Error {}
 

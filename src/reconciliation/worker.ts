@@ -72,7 +72,8 @@ export function startReconcileWorker(
       await releaseUnits(rt.pool, keys).catch(() => {});
       throw err;
     }
-    for (const f of r.failed) log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
+    for (const f of r.failed)
+      log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
     await deferUnits(rt.pool, r.failed).catch((err: unknown) =>
       log.warn({ err }, 'could not back off failed units; their lease expires instead'),
     );
@@ -121,7 +122,8 @@ export function startReconcileWorker(
     async (job: Job<ReconcileJobData>) => {
       // Jobs of the per-unit design (still queued across an upgrade) become outbox rows.
       const legacyKey = (job.data as { key?: unknown } | undefined)?.key;
-      if (typeof legacyKey === 'string' && legacyKey !== '') await touchUnits(rt.pool, [legacyKey], 0);
+      if (typeof legacyKey === 'string' && legacyKey !== '')
+        await touchUnits(rt.pool, [legacyKey], 0);
       const r = await drain();
       if (r.reconciled || r.failed) log.debug({ ...r }, 'outbox drained');
       if (!closing) {

@@ -2,11 +2,17 @@ import http from 'node:http';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { createLogger } from '../src/log/logger.js';
+import { applyEvents, parseEvent } from '../src/projections/apply.js';
 import { eventJobs } from '../src/queue/producer.js';
+import { claimDueUnits } from '../src/reconciliation/outbox.js';
+import { reconcileUnits } from '../src/reconciliation/reconcile-units.js';
+import { createRuntime } from '../src/runtime.js';
 import { QUEUE_NAMES } from '../src/queue/queues.js';
 import {
   BENCH_SECRET,
   REDIS_URL,
+  benchConfig,
   benchQueuePrefix,
   dropQueuePrefix,
   freshDatabase,
@@ -45,7 +51,16 @@ export interface ProjectionResult {
   mismatchesOpen: number;
   failedJobs: number;
   workerPeakRssMb: number;
-  e2e: {
+  /** BullMQ Lua scripts Redis ran per event (INFO commandstats, before/after). */
+  redisScriptsPerEvent: number;
+  /** Postgres commits and WAL bytes per event (pg_stat_database, pg_current_wal_lsn). */
+  pgCommitsPerEvent: number;
+  walBytesPerEvent: number;
+  /** The same events applied straight from the inbox by one loop of the same SQL, no queue. */
+  bare: { eventsPerSec: number; seconds: number };
+  /** eventsPerSec / bare.eventsPerSec. */
+  bareRatio: number;
+  e2e: Array<{
     rate: number;
     sent: number;
     seen: number;
@@ -53,7 +68,7 @@ export interface ProjectionResult {
     p99Ms: number;
     maxMs: number;
     ackP99Ms: number;
-  };
+  }>;
 }
 
 interface LedgerRow {
@@ -221,7 +236,11 @@ export function projectionDataset(n: number, seed = 42) {
   };
 }
 
-async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof projectionDataset>) {
+async function preload(
+  pool: pg.Pool,
+  prefix: string | null,
+  data: ReturnType<typeof projectionDataset>,
+) {
   const L = data.ledger;
   for (let i = 0; i < L.length; i += 5_000) {
     const b = L.slice(i, i + 5_000);
@@ -240,10 +259,10 @@ async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof pr
       ],
     );
   }
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUE_NAMES.events, {
+  const redis = prefix === null ? null : new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = !redis ? null : new Queue(QUEUE_NAMES.events, {
     connection: redis,
-    prefix,
+    prefix: prefix ?? undefined,
     defaultJobOptions: {
       removeOnComplete: true,
       removeOnFail: false,
@@ -273,24 +292,46 @@ async function preload(pool: pg.Pool, prefix: string, data: ReturnType<typeof pr
     const seen = new Set<string>();
     const jobs = b.filter((x) => fresh.has(x.e.id) && !seen.has(x.e.id) && seen.add(x.e.id));
     // One job per committed batch, as the receiver adds them.
-    await queue.addBulk(eventJobs(jobs.map((x) => ({ id: x.e.id }))));
+    await queue?.addBulk(eventJobs(jobs.map((x) => ({ id: x.e.id }))));
   }
-  await queue.close();
-  redis.disconnect();
+  await queue?.close();
+  redis?.disconnect();
 }
 
-async function queuesIdle(redis: Redis, prefix: string): Promise<boolean> {
-  for (const name of [QUEUE_NAMES.events, QUEUE_NAMES.reconcile]) {
-    const base = `${prefix}:${name}`;
-    const [wait, active, delayed, prioritized] = await Promise.all([
-      redis.llen(`${base}:wait`),
-      redis.llen(`${base}:active`),
-      redis.zcard(`${base}:delayed`),
-      redis.zcard(`${base}:prioritized`),
-    ]);
-    if (wait + active + delayed + prioritized > 0) return false;
-  }
-  return true;
+/** Script calls Redis has run so far (BullMQ's commands are all Lua scripts). */
+async function redisScripts(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let n = 0;
+  for (const m of info.matchAll(/^cmdstat_(evalsha|eval|evalsha_ro|eval_ro|fcall):calls=(\d+)/gm))
+    n += Number(m[2]);
+  return n;
+}
+
+/** Commits of this database and the cluster's WAL position, for per-event figures. */
+async function pgCounters(pool: pg.Pool): Promise<{ commits: number; wal: bigint }> {
+  const { rows } = await pool.query<{ commits: string; wal: string }>(
+    `SELECT xact_commit::text AS commits,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal
+       FROM pg_stat_database WHERE datname = current_database()`,
+  );
+  return { commits: Number(rows[0]!.commits), wal: BigInt(rows[0]!.wal.split('.')[0]!) };
+}
+
+async function queuesIdle(redis: Redis, prefix: string, pool: pg.Pool): Promise<boolean> {
+  const base = `${prefix}:${QUEUE_NAMES.events}`;
+  const [wait, active, delayed, prioritized, reconciling] = await Promise.all([
+    redis.llen(`${base}:wait`),
+    redis.llen(`${base}:active`),
+    redis.zcard(`${base}:delayed`),
+    redis.zcard(`${base}:prioritized`),
+    redis.llen(`${prefix}:${QUEUE_NAMES.reconcile}:active`),
+  ]);
+  if (wait + active + delayed + prioritized + reconciling > 0) return false;
+  // The reconcile queue always holds its next tick: the work left is the outbox.
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM reconcile_outbox',
+  );
+  return rows[0]!.n === 0;
 }
 
 /** Throughput: N queued events, then the workers start; time until projected and reconciled. */
@@ -304,6 +345,9 @@ async function throughput(n: number, log: (m: string) => void) {
     `projection: preloading ${data.events.length} events (${data.deliveries.length} deliveries), ${data.ledger.length} ledger entries`,
   );
   await preload(pool, prefix, data);
+  await pool.query('CHECKPOINT');
+  const scripts0 = await redisScripts(redis);
+  const pg0 = await pgCounters(pool);
   const workers = spawnTs(
     'bench/projection/workers.ts',
     ['work', url, prefix],
@@ -321,11 +365,11 @@ async function throughput(n: number, log: (m: string) => void) {
           );
           if (rows[0]!.n === 0) projectedAt = Date.now();
         }
-        if (!(await queuesIdle(redis, prefix))) return false;
+        if (!(await queuesIdle(redis, prefix, pool))) return false;
         const { rows } = await pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM stripe_events WHERE status = 'pending'`,
         );
-        return rows[0]!.n === 0 && (await queuesIdle(redis, prefix));
+        return rows[0]!.n === 0 && (await queuesIdle(redis, prefix, pool));
       },
       300_000,
       20,
@@ -341,6 +385,9 @@ async function throughput(n: number, log: (m: string) => void) {
               (SELECT count(*)::int FROM mismatches WHERE status = 'open') AS open`,
     );
     const failedJobs = await redis.zcard(`${prefix}:${QUEUE_NAMES.events}:failed`);
+    // Other benches are not running; the shared Redis's other clients add a little noise.
+    const scripts = (await redisScripts(redis)) - scripts0;
+    const pg1 = await pgCounters(pool);
     workers.proc.stdin!.write('stop\n');
     const { stopped } = await workers.message<{ stopped: { peakRssMb: number } }>('stopped');
     await Promise.race([workers.exited, sleep(10_000)]);
@@ -359,6 +406,9 @@ async function throughput(n: number, log: (m: string) => void) {
       mismatchesOpen: open!,
       failedJobs,
       workerPeakRssMb: stopped.peakRssMb,
+      redisScriptsPerEvent: round(scripts / data.events.length, 4),
+      pgCommitsPerEvent: round((pg1.commits - pg0.commits) / data.events.length, 4),
+      walBytesPerEvent: round(Number(pg1.wal - pg0.wal) / data.events.length, 0),
     };
   } finally {
     workers.proc.kill('SIGKILL');
@@ -482,17 +532,69 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
   }
 }
 
+/**
+ * The ceiling of this design on this box: the same events applied straight from the inbox by one
+ * loop of the same SQL (applyEvents, then the outbox drained through reconcileUnits), no queue,
+ * no second process.
+ */
+async function bareBaseline(n: number, log: (m: string) => void) {
+  const url = await freshDatabase('projection_bare');
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const data = projectionDataset(n);
+  await preload(pool, null, data);
+  await pool.query('CHECKPOINT');
+  const rt = createRuntime(benchConfig(url), createLogger({ level: 'warn' }));
+  try {
+    const started = Date.now();
+    for (;;) {
+      const { rows } = await rt.pool.query<{ payload: string }>(
+        `SELECT payload FROM stripe_events WHERE status = 'pending' ORDER BY received_at, id LIMIT 500`,
+      );
+      if (rows.length === 0) break;
+      await applyEvents(
+        rt.pool,
+        null,
+        rows.map((r) => parseEvent(r.payload)),
+        { reconcileDebounceMs: 0 },
+      );
+      for (;;) {
+        const claimed = await claimDueUnits(rt.pool, 200);
+        if (claimed.length === 0) break;
+        await reconcileUnits(
+          rt,
+          claimed.map((c) => c.key),
+          { claimed },
+        );
+      }
+    }
+    const seconds = (Date.now() - started) / 1_000;
+    log(`projection (bare loop): ${round(data.events.length / seconds, 0)} events/s`);
+    return { eventsPerSec: round(data.events.length / seconds, 0), seconds: round(seconds, 2) };
+  } finally {
+    await rt.close();
+    await pool.end();
+  }
+}
+
 export async function benchProjection(opts: {
   log: (m: string) => void;
   events?: number;
-  rate?: number;
+  rates?: number[];
   seconds?: number;
 }): Promise<ProjectionResult> {
-  const t = await throughput(
-    opts.events ?? Number(process.env.BENCH_PROJECTION_EVENTS ?? 100_000),
-    opts.log,
+  const n = opts.events ?? Number(process.env.BENCH_PROJECTION_EVENTS ?? 100_000);
+  const bare = await bareBaseline(n, opts.log);
+  const t = await throughput(n, opts.log);
+  const bareRatio = round(t.eventsPerSec / bare.eventsPerSec, 2);
+  // The plain line scripts read.
+  console.log(
+    `projection: ${t.eventsPerSec} events/s, ${t.redisScriptsPerEvent} Redis scripts/event, ${bareRatio}× the bare baseline`,
   );
-  opts.log(`projection: ${t.eventsPerSec} events/s`);
-  const e2e = await endToEnd(opts.rate ?? 500, opts.seconds ?? 10, opts.log);
-  return { ...t, e2e };
+  opts.log(
+    `projection: ${t.pgCommitsPerEvent} Postgres commits/event, ${t.walBytesPerEvent} WAL bytes/event, worker peak RSS ${t.workerPeakRssMb} MB`,
+  );
+  const e2e = [];
+  for (const rate of opts.rates ?? [500, 2_000])
+    e2e.push(await endToEnd(rate, opts.seconds ?? 10, opts.log));
+  return { ...t, bare, bareRatio, e2e };
 }

@@ -25,7 +25,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   installErrorHandler(app);
-  installOperatorAuth(app, rt.config.OPERATOR_TOKEN);
+  installOperatorAuth(app, rt.config);
   await registerHealthRoutes(app, rt);
   await registerWebhookRoute(app, rt);
   await registerReversalRoutes(app, rt);

@@ -32,9 +32,9 @@ export async function registerHealthRoutes(
     }
   };
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', { config: { auth: 'public' } }, async (_req, reply) => {
     const [postgres, redis] = await Promise.all([
       probe('postgres', () => rt.pool.query('SELECT 1')),
       // The producer connection does not queue commands while disconnected: PING fails at once.
@@ -49,7 +49,7 @@ export async function registerHealthRoutes(
       );
   });
 
-  app.get('/metrics', async (req, reply) => {
+  app.get('/metrics', { config: { auth: 'metrics' } }, async (req, reply) => {
     // Open mismatches are counted from Postgres at scrape time, so every replica reports the truth.
     await refreshOpenMismatchGauge(rt.pool).catch((err: Error) =>
       req.log.warn({ err }, 'could not count open mismatches for /metrics'),

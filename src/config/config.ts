@@ -69,7 +69,46 @@ const Env = z.object({
   STRIPE_API_BASE: optionalUrl,
   PORT: int(3000, 0, 65_535),
   HOST: z.string().default('0.0.0.0'),
-  OPERATOR_TOKEN: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters'),
+  /** The operator's bearer token; named `operator`. Optional when OPERATOR_TOKENS is set. */
+  OPERATOR_TOKEN: z
+    .string()
+    .optional()
+    .transform((s) => (s && s.trim() ? s.trim() : undefined))
+    .pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /**
+   * Named operator tokens, `name:token[:read]` (comma-separated): who acknowledged what is
+   * recorded by name; `:read` tokens may only read.
+   */
+  OPERATOR_TOKENS: list.default([]).transform((items, ctx) => {
+    const out: Array<{ name: string; token: string; access: 'read' | 'write' }> = [];
+    for (const [i, item] of items.entries()) {
+      const [name = '', token = '', access = 'write', ...rest] = item.split(':');
+      if (
+        !/^[A-Za-z0-9_.-]{1,64}$/.test(name) ||
+        token.length < 16 ||
+        (access !== 'read' && access !== 'write') ||
+        rest.length > 0
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} must be name:token or name:token:read (a name of letters, digits, _.-; a token of at least 16 characters without : or ,)`,
+        });
+        return z.NEVER;
+      }
+      if (out.some((o) => o.name === name || o.token === token)) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} repeats a name or a token` });
+        return z.NEVER;
+      }
+      out.push({ name, token, access });
+    }
+    return out;
+  }),
+  /** When set, /metrics needs this bearer token (or an operator's). */
+  METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((s) => (s && s.trim() ? s.trim() : undefined))
+    .pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only')
@@ -181,6 +220,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       return `${name}: ${msg}`;
     });
     throw new ConfigError(`invalid configuration: ${why.join('; ')}`);
+  }
+  if (!r.data.OPERATOR_TOKEN && r.data.OPERATOR_TOKENS.length === 0) {
+    throw new ConfigError(
+      'invalid configuration: OPERATOR_TOKEN: is required (or name tokens in OPERATOR_TOKENS)',
+    );
   }
   return Object.freeze(r.data);
 }

@@ -84,7 +84,7 @@ export async function upsertLedgerEntries(
       result: (w === undefined ? 'unchanged' : w ? 'created' : 'updated') as UpsertResult,
     };
   });
-  if (refs.length > 0) await wakeReconcile(rt);
+  if (refs.length > 0) wakeReconcile(rt);
   return { results, units: refs };
 }
 

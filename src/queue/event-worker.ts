@@ -174,7 +174,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
       const e = err instanceof Error ? err : new Error(String(err));
       return group.map(() => e);
     }
-    if (items.length > culprits.length) void wakeReconcile(rt, debounceMs);
+    if (items.length > culprits.length) wakeReconcile(rt);
     // Rows that vanished (deleted by hand) can never be projected.
     for (const id of group.flatMap((g) => g.missing))
       culprits.push({ id, err: new InvalidEventError(`event ${id}: no inbox row`, id) });

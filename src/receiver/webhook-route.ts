@@ -83,7 +83,8 @@ export async function registerWebhookRoute(
 
     scope.post(
       WEBHOOK_PATH,
-      { bodyLimit, schema: { response: { 200: okSchema } } },
+      // Public: Stripe has no operator token; the signature is its authentication.
+      { bodyLimit, config: { auth: 'public' }, schema: { response: { 200: okSchema } } },
       async (req, reply) => {
         const body = req.body;
         const payload = Buffer.isBuffer(body) ? body.toString('utf8') : '';

@@ -12,46 +12,34 @@ export interface UnitRef {
 /** How often every installation drains the outbox even if no wake-up arrived. */
 export const RECONCILE_TICK_MS = 5_000;
 
-/** Wake-ups this process added recently: one per debounce window is plenty. */
-const lastWake = new WeakMap<object, number>();
+/** At most one wake-up job per this many ms from one process; a trailing one follows the last. */
+const WAKE_EVERY_MS = 100;
+
+const wakes = new WeakMap<object, { last: number; trailing?: NodeJS.Timeout }>();
 
 /**
- * Asks a reconcile worker to drain the outbox in `delayMs`: one deduplicated BullMQ job, and at
- * most one add per debounce window from this process, so a stream of committed batches costs a
- * handful of Redis scripts a second instead of one per unit. Never throws: a lost wake-up only
- * waits for the tick, since the intent itself is in Postgres.
+ * Asks a reconcile worker to drain the outbox. Called after every commit that touched units, so
+ * it is throttled per process: one job at once, then at most one per WAKE_EVERY_MS, and a
+ * trailing one after the last call of a burst — so every commit is followed by a drain that
+ * starts after it. A drain waits out the units' debounce itself, so the job carries no delay.
+ * Never throws: a lost wake-up only waits for the tick, since the intent itself is in Postgres.
  */
-export async function wakeReconcile(
-  rt: Pick<Runtime, 'queues'> & Partial<Pick<Runtime, 'redis'>>,
-  delayMs = RECONCILE_DEBOUNCE_MS,
-): Promise<boolean> {
+export function wakeReconcile(rt: Pick<Runtime, 'queues'> & Partial<Pick<Runtime, 'redis'>>): void {
   const queue = rt.queues.reconcile;
-  const now = Date.now();
-  const last = lastWake.get(queue) ?? 0;
-  // A wake-up already pending at or before the one asked for covers it.
-  if (last > now && last <= now + delayMs) return true;
-  // BullMQ waits without limit for a connection that is down: do not even ask then.
-  if (rt.redis && rt.redis.status !== 'ready') return false;
-  lastWake.set(queue, now + delayMs);
-  try {
-    await withTimeout(
-      queue.add(
-        'drain',
-        {},
-        {
-          delay: delayMs,
-          // Adds inside the window are absorbed by the pending job; it runs after the window, so
-          // it sees every unit they touched.
-          deduplication: { id: 'drain', ttl: Math.max(1, Math.floor(delayMs * 0.8)) },
-        },
-      ),
-      2_000,
-      'reconcile wake-up',
-    );
-    return true;
-  } catch {
-    lastWake.delete(queue);
-    return false;
+  const state = wakes.get(queue) ?? { last: 0 };
+  wakes.set(queue, state);
+  const add = () => {
+    state.last = Date.now();
+    state.trailing = undefined;
+    // BullMQ waits without limit for a connection that is down: do not even ask then.
+    if (rt.redis && rt.redis.status !== 'ready') return;
+    void withTimeout(queue.add('drain', {}), 2_000, 'reconcile wake-up').catch(() => {});
+  };
+  const since = Date.now() - state.last;
+  if (since >= WAKE_EVERY_MS) add();
+  else if (!state.trailing) {
+    state.trailing = setTimeout(add, WAKE_EVERY_MS - since);
+    state.trailing.unref?.();
   }
 }
 
@@ -70,6 +58,6 @@ export async function enqueueReconcile(
     units.map((u) => u.key),
     debounceMs,
   );
-  if (n > 0) await wakeReconcile(rt, debounceMs);
+  if (n > 0) wakeReconcile(rt);
   return n;
 }

@@ -13,6 +13,11 @@ import {
 import type { MismatchChanges } from './persist.js';
 import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
 
+/** A drain waits in place for units due within this long rather than end and be woken again. */
+const STAY_FOR_MS = 1_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export interface ReconcileWorkerOptions {
   /** Units held at once, across the batches in flight. @defaultValue RECONCILE_CONCURRENCY */
   concurrency?: number;
@@ -124,14 +129,21 @@ export function startReconcileWorker(
       const legacyKey = (job.data as { key?: unknown } | undefined)?.key;
       if (typeof legacyKey === 'string' && legacyKey !== '')
         await touchUnits(rt.pool, [legacyKey], 0);
-      const r = await drain();
-      if (r.reconciled || r.failed) log.debug({ ...r }, 'outbox drained');
-      if (!closing) {
-        // Units still inside their debounce (or backing off): wake up when the first is due.
+      const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
+      // Drain, then wait out the debounce of units that are about to fall due, so a steady
+      // stream is reconciled by one running drain instead of a job per window. Units further
+      // off (backing off after a failure) are left to a later wake-up or the tick.
+      while (!closing) {
+        const r = await drain();
+        total.reconciled += r.reconciled;
+        total.failed += r.failed;
+        total.batches += r.batches;
         const state = await outboxState(rt.pool);
-        if (state.nextDueInMs !== null) await wakeReconcile(rt, Math.max(state.nextDueInMs, 50));
+        if (state.nextDueInMs === null || state.nextDueInMs > STAY_FOR_MS) break;
+        await sleep(Math.max(5, state.nextDueInMs));
       }
-      return r;
+      if (total.reconciled || total.failed) log.debug({ ...total }, 'outbox drained');
+      return total;
     },
     {
       connection,
@@ -155,7 +167,7 @@ export function startReconcileWorker(
       log.warn({ reason: (err as Error).message }, 'could not schedule the reconcile tick'),
     );
   // Whatever was left in the outbox by a previous run is due now.
-  void wakeReconcile(rt, 0);
+  wakeReconcile(rt);
 
   return {
     worker,

@@ -50,7 +50,7 @@ export async function replayStripeEvents(
       out.recovered += r.recovered;
       page = [];
       // The projection marked its units in the outbox; a worker only needs waking.
-      if (r.touchedUnits.length > 0) await wakeReconcile(rt);
+      if (r.touchedUnits.length > 0) wakeReconcile(rt);
       opts.onProgress?.({ account, ...out });
     };
     for await (const e of list) {

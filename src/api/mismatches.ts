@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { hasNul } from '../domain/storable.js';
 import { MISMATCH_KINDS, SEVERITIES } from '../domain/types.js';
+import { inTransaction } from '../db/pool.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { MISMATCH_ID, toApiMismatch, type MismatchRow } from '../reconciliation/mismatch-record.js';
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
@@ -33,9 +35,30 @@ const ListQuery = z
     path: ['ending_before'],
   });
 
-const AckBody = z.strictObject({
-  note: z.string().trim().min(1, 'is required').max(2_000, 'must be at most 2000 characters'),
-});
+const note = z
+  .string({ error: 'must be a string' })
+  .trim()
+  .max(2_000, 'must be at most 2000 characters')
+  .refine((n) => !hasNul(n), 'contains a NUL character (\\u0000)');
+const AckBody = z.strictObject({ note: note.pipe(z.string().min(1, 'is required')) });
+const UnackBody = z.strictObject({ note: note.optional() });
+
+interface AckRow {
+  action: 'acknowledge' | 'unacknowledge';
+  actor: string;
+  note: string | null;
+  at: Date;
+}
+
+/** The audit trail of one mismatch, oldest first. */
+async function acknowledgements(rt: Runtime, id: string) {
+  const { rows } = await rt.pool.query<AckRow>(
+    `SELECT action, actor, note, at FROM mismatch_acknowledgements
+      WHERE mismatch_id = $1 ORDER BY at, id`,
+    [id],
+  );
+  return rows.map((r) => ({ action: r.action, by: r.actor, note: r.note, at: r.at.toISOString() }));
+}
 
 function invalid(error: z.ZodError, what: string): ValidationError {
   const details = error.issues.flatMap((i) =>
@@ -89,21 +112,58 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
   });
 
   app.get<{ Params: { id: string } }>('/api/mismatches/:id', async (req) => {
-    return toApiMismatch(await findOne(rt, req.params.id));
+    const m = toApiMismatch(await findOne(rt, req.params.id));
+    return { ...m, acknowledgements: await acknowledgements(rt, req.params.id) };
   });
+
+  // Acknowledging silences alerts for this occurrence (a reopened mismatch is a new one and loses
+  // its acknowledgement, see persistMismatches). The first acknowledgement stands; every
+  // acknowledge and un-acknowledge is recorded with who (the token's name), when and the note.
+  const record = async (
+    req: { params: { id: string }; operator: { name: string } | null },
+    action: AckRow['action'],
+    text: string | null,
+  ) => {
+    await findOne(rt, req.params.id);
+    const actor = req.operator?.name ?? 'operator';
+    await inTransaction(rt.pool, async (c) => {
+      if (action === 'acknowledge')
+        await c.query(
+          `UPDATE mismatches SET acknowledged_at = COALESCE(acknowledged_at, now()),
+                  acknowledged_note = CASE WHEN acknowledged_at IS NULL THEN $2 ELSE acknowledged_note END,
+                  acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN $3 ELSE acknowledged_by END,
+                  updated_at = now()
+            WHERE id = $1`,
+          [req.params.id, text, actor],
+        );
+      else
+        await c.query(
+          `UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL,
+                  acknowledged_by = NULL, updated_at = now()
+            WHERE id = $1`,
+          [req.params.id],
+        );
+      await c.query(
+        `INSERT INTO mismatch_acknowledgements (mismatch_id, action, actor, note) VALUES ($1, $2, $3, $4)`,
+        [req.params.id, action, actor, text],
+      );
+    });
+    return {
+      ...toApiMismatch(await findOne(rt, req.params.id)),
+      acknowledgements: await acknowledgements(rt, req.params.id),
+    };
+  };
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/acknowledge', async (req) => {
     const body = AckBody.safeParse(req.body ?? {});
     if (!body.success) throw invalid(body.error, 'body');
-    await findOne(rt, req.params.id);
-    // Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and
-    // loses its acknowledgement (see persistMismatches).
-    const { rows } = await rt.pool.query<MismatchRow>(
-      `UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = $2, updated_at = now()
-       WHERE id = $1 RETURNING *`,
-      [req.params.id, body.data.note],
-    );
-    return toApiMismatch(rows[0]!);
+    return record(req, 'acknowledge', body.data.note);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/mismatches/:id/unacknowledge', async (req) => {
+    const body = UnackBody.safeParse(req.body ?? {});
+    if (!body.success) throw invalid(body.error, 'body');
+    return record(req, 'unacknowledge', body.data.note ?? null);
   });
 }
 

@@ -14,8 +14,13 @@ const StartBody = z.strictObject({
     .optional(),
   /** Recover events created since (ISO-8601 or unix seconds). */
   since: z
-    .union([z.iso.datetime({ offset: true }), z.number().int().positive()])
+    .union([
+      z.iso.datetime({ offset: true }),
+      // Up to the year 9999: a larger number is no time at all (and no Date can hold it).
+      z.number().int().positive().max(253_402_300_799, 'must be unix seconds before year 10000'),
+    ])
     .transform((v) => (typeof v === 'number' ? new Date(v * 1000) : new Date(v)))
+    .refine((d) => Number.isFinite(d.getTime()), 'is not a valid time')
     .optional(),
 });
 

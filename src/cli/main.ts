@@ -48,12 +48,12 @@ async function main() {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    // Known failures get one clear line; anything else keeps its stack.
-    if (err instanceof ConfigError || err instanceof ReconError) {
-      console.error(`recon: ${err.message}`);
-    } else {
-      createLogger({ name: 'recon' }).error({ err }, 'fatal');
-    }
+    // Every failure is one line naming the problem; the stack only when asked for (RECON_DEBUG=1),
+    // since an operator at a terminal needs the what, not our call graph.
+    const e = err instanceof Error ? err : new Error(String(err));
+    const known = e instanceof ConfigError || e instanceof ReconError;
+    console.error(`recon: ${known ? e.message : `${e.message.split('\n')[0]}`}`);
+    if (process.env.RECON_DEBUG === '1') createLogger({ name: 'recon' }).error({ err }, 'fatal');
     process.exitCode = 1;
   }
 }

@@ -4,12 +4,15 @@ import type { Readable } from 'node:stream';
 import { parse, type Info } from 'csv-parse';
 import type { Runtime } from '../runtime.js';
 import { LEDGER_COLUMNS, validateLedgerEntry, type LedgerEntryInput } from './schema.js';
-import { upsertLedgerEntries, type LedgerSourceName } from './store.js';
+import { writeLedgerEntries, type LedgerSourceName } from './store.js';
+import { inTransaction } from '../db/pool.js';
+import { ReconError } from '../errors.js';
+import { wakeReconcile } from '../reconciliation/enqueue.js';
 
 /**
  * `recon ledger import FILE.csv`, minus the terminal: streams the file twice — first to validate
  * every row (so all-or-nothing holds across write chunks without holding the file in memory),
- * then to write valid rows in chunks through `upsertLedgerEntries` (idempotent: re-importing a
+ * then to write valid rows in chunks through `writeLedgerEntries`, in one transaction (idempotent: re-importing a
  * file reports everything `unchanged`).
  *
  * Format: a header row naming columns (any order; unknown names are an error):
@@ -75,7 +78,16 @@ export async function importLedgerCsv(
 ): Promise<CsvImportResult> {
   const chunkSize = opts.chunkSize ?? 1_000;
   const open = typeof input === 'string' ? () => createReadStream(input) : input;
-  const totalBytes = typeof input === 'string' ? (await stat(input)).size : undefined;
+  const totalBytes =
+    typeof input === 'string'
+      ? (
+          await stat(input).catch((err: NodeJS.ErrnoException) => {
+            throw new ReconError(
+              `cannot read ${input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+            );
+          })
+        ).size
+      : undefined;
 
   // Pass 1: validate everything, remember which lines are bad and which ids were seen.
   const errors: CsvRowError[] = [];
@@ -121,31 +133,41 @@ export async function importLedgerCsv(
   };
   if (opts.dryRun || fatal || (invalid > 0 && !opts.skipInvalid) || validRows === 0) return result;
 
-  // Pass 2: write the valid rows in chunks (each chunk one transaction, idempotent).
-  let chunk: Row[] = [];
-  let done = 0;
-  const flush = async () => {
-    if (chunk.length === 0) return;
-    const { results } = await upsertLedgerEntries(
-      rt,
-      chunk.map((r) => r.entry),
-      opts.source ?? 'csv',
-    );
-    for (const r of results) result[r.result]++;
-    done += chunk.length;
-    chunk = [];
-    result.written = true;
-    opts.onProgress?.({ phase: 'write', rows: done, totalRows: validRows });
-  };
-  await readRows(open, {
-    onError: () => {},
-    onRow: async (line, r) => {
-      if (!r.ok || badLines.has(line)) return;
-      chunk.push({ line, entry: r.entry });
-      if (chunk.length >= chunkSize) await flush();
-    },
+  // Pass 2: write the valid rows in chunks, all in ONE transaction: a row Postgres refuses
+  // despite passing validation rolls the whole file back, so an import is all-or-nothing.
+  const units = new Set<string>();
+  await inTransaction(rt.pool, async (c) => {
+    let chunk: Row[] = [];
+    let done = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const sorted = chunk
+        .map((r) => r.entry)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const { written, refs } = await writeLedgerEntries(c, sorted, opts.source ?? 'csv');
+      for (const e of sorted) {
+        const w = written.get(e.id);
+        result[w === undefined ? 'unchanged' : w ? 'created' : 'updated']++;
+      }
+      for (const u of refs) units.add(u.key);
+      done += chunk.length;
+      chunk = [];
+      opts.onProgress?.({ phase: 'write', rows: done, totalRows: validRows });
+    };
+    await readRows(open, {
+      onError: () => {},
+      onRow: async (line, r) => {
+        if (!r.ok || badLines.has(line)) return;
+        chunk.push({ line, entry: r.entry });
+        if (chunk.length >= chunkSize) await flush();
+      },
+    });
+    await flush();
+  }).catch((err: Error) => {
+    throw new ReconError(`import failed, nothing was written: ${err.message}`, { cause: err });
   });
-  await flush();
+  result.written = true;
+  if (units.size > 0) wakeReconcile(rt);
   return result;
 }
 

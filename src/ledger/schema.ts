@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unstorableJson } from '../domain/storable.js';
 import { normalizeExpectedStatus } from '../domain/status.js';
 import { REVERSAL_KINDS, type NormalizedStatus, type ReversalKind } from '../domain/types.js';
 
@@ -116,7 +117,15 @@ export const LedgerEntryShape = z.strictObject(
     occurred_at: nullish(
       z.union([z.number(), z.string()], { error: 'must be ISO-8601 or unix seconds' }),
     ),
-    metadata: nullish(z.record(z.string(), z.unknown(), { error: 'must be a JSON object' })),
+    metadata: nullish(
+      z
+        .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+        .superRefine((m, ctx) => {
+          // What Postgres's jsonb would refuse (NUL, deep nesting) is refused here, as a 400.
+          const why = unstorableJson(m);
+          if (why) ctx.addIssue({ code: 'custom', message: why });
+        }),
+    ),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? 'unknown field' : undefined) },
 );
@@ -198,7 +207,13 @@ export function parseOccurredAt(value: number | string): number | null {
   if (!ISO_8601.test(text)) return null;
   // A bare date is midnight UTC (Date.parse already reads it so).
   const ms = Date.parse(text.replace(' ', 'T'));
-  return Number.isFinite(ms) ? ms : null;
+  if (!Number.isFinite(ms)) return null;
+  // Date.parse rolls impossible dates over (2026-02-30 → March 2): refuse them instead.
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
+  const day = new Date(Date.UTC(y!, m! - 1, d!));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m! - 1 || day.getUTCDate() !== d)
+    return null;
+  return ms;
 }
 
 export interface EntryIssue {

@@ -1,4 +1,4 @@
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, type PoolClient } from '../db/pool.js';
 import { wakeReconcile, type UnitRef } from '../reconciliation/enqueue.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import type { Runtime } from '../runtime.js';
@@ -30,52 +30,9 @@ export async function upsertLedgerEntries(
   if (entries.length === 0) return { results: [], units: [] };
   // Sorted by id so concurrent overlapping batches lock rows in one order (no deadlocks).
   const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const { written, refs } = await inTransaction(rt.pool, async (c) => {
-    const ids = sorted.map((e) => e.id);
-    const prev = await c.query<{
-      id: string;
-      kind: string;
-      stripe_id: string | null;
-      parent_id: string | null;
-    }>(
-      'SELECT id, kind, stripe_id, parent_id FROM ledger_entries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-      [ids],
-    );
-    const written = await writeRows(c, sorted, source);
-    const stripeIds = [
-      ...sorted.map((e) => e.stripe_id),
-      ...prev.rows.map((r) => r.stripe_id),
-    ].filter((s): s is string => !!s);
-    const parents = await projectedParents(c, stripeIds);
-    const previous = new Map(prev.rows.map((r) => [r.id, r]));
-
-    const units = new Map<string, UnitRef>();
-    const add = (kind: string, key: string | null | undefined) => {
-      if (key && !units.has(key)) units.set(key, { kind, key });
-    };
-    const addEntryUnits = (e: {
-      kind: string;
-      stripe_id: string | null;
-      parent_id: string | null;
-    }) => {
-      const projected = e.stripe_id ? parents.get(e.stripe_id) : undefined;
-      add(projected?.kind ?? e.kind, projected?.parentId);
-      add(e.kind, e.parent_id);
-      if (!projected && !e.parent_id) add(e.kind, e.stripe_id);
-    };
-    for (const e of sorted) {
-      if (!written.has(e.id)) continue;
-      addEntryUnits(e);
-      const old = previous.get(e.id);
-      if (old) addEntryUnits(old); // the entry may have moved: its old unit must drop it
-    }
-    const refs = [...units.values()];
-    await touchUnits(
-      c,
-      refs.map((u) => u.key),
-    );
-    return { written, refs };
-  });
+  const { written, refs } = await inTransaction(rt.pool, (c) =>
+    writeLedgerEntries(c, sorted, source),
+  );
 
   const results = entries.map((e) => {
     const w = written.get(e.id);
@@ -86,6 +43,62 @@ export async function upsertLedgerEntries(
   });
   if (refs.length > 0) wakeReconcile(rt);
   return { results, units: refs };
+}
+
+/**
+ * The write itself, in the caller's transaction (the CSV import writes every chunk of a file in
+ * one): upserts the entries and marks their units in the reconcile outbox. `entries` must be
+ * sorted by id.
+ */
+export async function writeLedgerEntries(
+  c: PoolClient,
+  sorted: readonly LedgerEntryInput[],
+  source: LedgerSourceName,
+): Promise<{ written: Map<string, boolean>; refs: UnitRef[] }> {
+  const ids = sorted.map((e) => e.id);
+  const prev = await c.query<{
+    id: string;
+    kind: string;
+    stripe_id: string | null;
+    parent_id: string | null;
+  }>(
+    'SELECT id, kind, stripe_id, parent_id FROM ledger_entries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+    [ids],
+  );
+  const written = await writeRows(c, sorted, source);
+  const stripeIds = [
+    ...sorted.map((e) => e.stripe_id),
+    ...prev.rows.map((r) => r.stripe_id),
+  ].filter((s): s is string => !!s);
+  const parents = await projectedParents(c, stripeIds);
+  const previous = new Map(prev.rows.map((r) => [r.id, r]));
+
+  const units = new Map<string, UnitRef>();
+  const add = (kind: string, key: string | null | undefined) => {
+    if (key && !units.has(key)) units.set(key, { kind, key });
+  };
+  const addEntryUnits = (e: {
+    kind: string;
+    stripe_id: string | null;
+    parent_id: string | null;
+  }) => {
+    const projected = e.stripe_id ? parents.get(e.stripe_id) : undefined;
+    add(projected?.kind ?? e.kind, projected?.parentId);
+    add(e.kind, e.parent_id);
+    if (!projected && !e.parent_id) add(e.kind, e.stripe_id);
+  };
+  for (const e of sorted) {
+    if (!written.has(e.id)) continue;
+    addEntryUnits(e);
+    const old = previous.get(e.id);
+    if (old) addEntryUnits(old); // the entry may have moved: its old unit must drop it
+  }
+  const refs = [...units.values()];
+  await touchUnits(
+    c,
+    refs.map((u) => u.key),
+  );
+  return { written, refs };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
 } from '../receiver/event-types.js';
 import type { HistoryRow, TransferRow } from './rows.js';
 import { touchUnits } from '../reconciliation/outbox.js';
+import { storableCopy } from '../domain/storable.js';
 import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
 
 // One list of handled types, shared with the receiver (which marks the others `ignored`).
@@ -63,6 +64,11 @@ export interface ApplyResult {
   changed: Record<string, number>;
   /** Transfer reversals fetched with listReversals because an event had `has_more`. */
   listed: number;
+  /**
+   * Snapshots (event ids, or `sweep:…`) whose object held what Postgres cannot store (a NUL
+   * character, nesting too deep): projected with it replaced; the raw event is in the inbox.
+   */
+  sanitized: string[];
 }
 
 /** The minimal event shape we rely on; checked by `parseEvent`. */
@@ -131,6 +137,7 @@ class BatchRows {
     mergeHistory,
   );
   readonly units = new Map<string, TouchedUnit>();
+  readonly sanitized = new Set<string>();
   /** Transfers whose embedded list was truncated: [transfer, context]. */
   readonly truncated: Array<{ transfer: TransferRow; ctx: SnapshotContext }> = [];
 
@@ -150,7 +157,8 @@ class BatchRows {
   }
 
   /** Adds one Stripe object of a projected type; `eventType` only matters for debit reversals. */
-  addObject(obj: unknown, ctx: SnapshotContext, eventType?: string): void {
+  addObject(raw: unknown, ctx: SnapshotContext, eventType?: string): void {
+    const obj = this.storable(raw, ctx);
     const kind = isObj(obj) ? obj.object : undefined;
     switch (kind) {
       case 'transfer': {
@@ -202,8 +210,15 @@ class BatchRows {
     }
   }
 
-  addTransferReversal(obj: unknown, ctx: SnapshotContext & { livemode: boolean }): void {
-    const r = mapTransferReversal(obj, ctx);
+  /** Text Stripe sent is kept even where Postgres cannot store it as is (see domain/storable). */
+  private storable(obj: unknown, ctx: SnapshotContext): unknown {
+    const r = storableCopy(obj);
+    if (r.changed) this.sanitized.add(ctx.snapshotId);
+    return r.value;
+  }
+
+  addTransferReversal(raw: unknown, ctx: SnapshotContext & { livemode: boolean }): void {
+    const r = mapTransferReversal(this.storable(raw, ctx), ctx);
     this.transfer_reversals.add(r);
     const h = historyOf(r, 'transfer_reversal');
     if (h) this.history.add(h);
@@ -351,6 +366,7 @@ export async function applyEvents(
     ignored: ignoredIds.length,
     changed,
     listed,
+    sanitized: [...rows.sanitized],
   };
 }
 
@@ -408,5 +424,12 @@ export async function applySnapshots(
   const changed = await transact(pool, opts.maxTxRetries ?? 5, (c) =>
     rows.write(c, opts.reconcileDebounceMs),
   );
-  return { touchedUnits: units(rows), processed: items.length, ignored: 0, changed, listed };
+  return {
+    touchedUnits: units(rows),
+    processed: items.length,
+    ignored: 0,
+    changed,
+    listed,
+    sanitized: [...rows.sanitized],
+  };
 }

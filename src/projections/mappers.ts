@@ -72,6 +72,14 @@ function int(o: Obj, f: string): number {
   return v;
 }
 
+/** Amounts of money moved: an integer, never negative (Stripe never sends one; a forged or
+ * corrupted object that did would otherwise raise false alarms such as over_reversed). */
+function amount(o: Obj, f: string): number {
+  const v = int(o, f);
+  if (v < 0) fail(o, f, 'an amount of 0 or more');
+  return v;
+}
+
 function optInt(o: Obj, f: string): number | null {
   const v = o[f];
   if (v === undefined || v === null) return null;
@@ -118,8 +126,8 @@ export function mapTransfer(obj: unknown, ctx: SnapshotContext): TransferRow {
     id: str(o, 'id'),
     account: ctx.account,
     livemode: bool(o, 'livemode'),
-    amount: int(o, 'amount'),
-    amount_reversed: optInt(o, 'amount_reversed') ?? 0,
+    amount: amount(o, 'amount'),
+    amount_reversed: o.amount_reversed == null ? 0 : amount(o, 'amount_reversed'),
     currency: str(o, 'currency'),
     destination: optRef(o, 'destination'),
     destination_payment: optRef(o, 'destination_payment'),
@@ -161,7 +169,7 @@ export function mapTransferReversal(
     transfer: optRef(o, 'transfer') ?? fail(o, 'transfer', 'a transfer id'),
     account: ctx.account,
     livemode: typeof o.livemode === 'boolean' ? o.livemode : ctx.livemode,
-    amount: int(o, 'amount'),
+    amount: amount(o, 'amount'),
     currency: str(o, 'currency'),
     balance_transaction: optRef(o, 'balance_transaction'),
     destination_payment_refund: optRef(o, 'destination_payment_refund'),
@@ -198,7 +206,7 @@ export function mapCreditReversal(obj: unknown, ctx: SnapshotContext): CreditRev
     id: str(o, 'id'),
     account: ctx.account,
     livemode: bool(o, 'livemode'),
-    amount: int(o, 'amount'),
+    amount: amount(o, 'amount'),
     currency: str(o, 'currency'),
     financial_account: str(o, 'financial_account'),
     received_credit: str(o, 'received_credit'),
@@ -229,7 +237,7 @@ export function mapDebitReversal(
     id: str(o, 'id'),
     account: ctx.account,
     livemode: bool(o, 'livemode'),
-    amount: int(o, 'amount'),
+    amount: amount(o, 'amount'),
     currency: str(o, 'currency'),
     financial_account: optStr(o, 'financial_account'),
     received_debit: str(o, 'received_debit'),
@@ -255,7 +263,7 @@ function mapReceived(o: Obj, ctx: SnapshotContext) {
     id: str(o, 'id'),
     account: ctx.account,
     livemode: bool(o, 'livemode'),
-    amount: int(o, 'amount'),
+    amount: amount(o, 'amount'),
     currency: str(o, 'currency'),
     financial_account: optStr(o, 'financial_account'),
     network: str(o, 'network'),

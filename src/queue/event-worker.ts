@@ -117,7 +117,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {
     const endTimer = projectionBatchSeconds.startTimer();
-    await applyEvents(
+    const r = await applyEvents(
       rt.pool,
       stripe,
       items.map((i) => i.event),
@@ -125,6 +125,11 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     );
     endTimer();
     for (const i of items) eventsProjectedTotal.inc({ type: i.event.type });
+    if (r.sanitized.length > 0)
+      log.warn(
+        { eventIds: r.sanitized },
+        'projected with text Postgres cannot store replaced (NUL, or nesting too deep); the raw events are in the inbox',
+      );
   };
 
   /**

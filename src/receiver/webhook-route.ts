@@ -35,6 +35,9 @@ const okSchema = {
  * (Stripe retries). 200 once the event is durable in the inbox — also for duplicates and for event
  * types nobody handles (stored as `ignored`). Nothing here logs headers, bodies or secrets.
  */
+/** Throws on bytes that are not UTF-8 instead of replacing them. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export async function registerWebhookRoute(
   app: FastifyInstance,
   rt: Runtime,
@@ -86,15 +89,30 @@ export async function registerWebhookRoute(
       // Public: Stripe has no operator token; the signature is its authentication.
       { bodyLimit, config: { auth: 'public' }, schema: { response: { 200: okSchema } } },
       async (req, reply) => {
-        const body = req.body;
-        const payload = Buffer.isBuffer(body) ? body.toString('utf8') : '';
-        if (payload === '') {
+        const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        if (body.length === 0) {
           return reject(
             req,
             reply,
             'bad_payload',
             'no webhook payload was provided',
             'missing_payload',
+          );
+        }
+        // The signature must cover the exact bytes received. The SDK decodes the body as UTF-8
+        // before its HMAC, and a lenient decoder maps different invalid byte sequences to the same
+        // text, so bytes that are not strict UTF-8 are refused first; for strict UTF-8 the text
+        // and the bytes are one and the same, and what is verified is exactly what is stored.
+        let payload: string;
+        try {
+          payload = UTF8.decode(body);
+        } catch {
+          return reject(
+            req,
+            reply,
+            'bad_payload',
+            'the payload is not valid UTF-8',
+            'invalid_event',
           );
         }
         const sig = verifyStripeSignature(

@@ -25,6 +25,16 @@ export const CSV_COLUMNS = [
 ] as const satisfies readonly (keyof ReportMismatch)[];
 
 /**
+ * Spreadsheets run a cell that starts with = + - @ (or tab / CR, which some strip first) as a
+ * formula. Text we did not write (ledger ids, messages quoting them) is prefixed with an
+ * apostrophe, the usual neutralisation (OWASP "CSV injection"); numbers are left alone.
+ */
+export function neutralise(v: string | number | boolean): string {
+  if (typeof v !== 'string') return String(v);
+  return /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+}
+
+/**
  * RFC 4180: CRLF line ends, a header row, fields quoted when they hold a comma, quote or line
  * break, quotes doubled. Null is an empty field; amounts stay integer minor units.
  */
@@ -32,7 +42,7 @@ export function renderCsv(body: ReportBody): string {
   const rows = [...body.open, ...body.resolved].map((m) =>
     CSV_COLUMNS.map((c) => {
       const v = m[c];
-      return v === null ? '' : String(v);
+      return v === null ? '' : neutralise(v);
     }),
   );
   return stringify([[...CSV_COLUMNS], ...rows], { record_delimiter: '\r\n' });

@@ -2,10 +2,21 @@ import { SEVERITIES } from '../domain/types.js';
 import { LIST_LIMIT, age, keyNumbers, money, sinceText, title } from './format.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
-/** Markdown table cells: pipes and line breaks would break the table. */
+/**
+ * Markdown table cells hold text we did not write (ledger ids, messages quoting them): pipes and
+ * line breaks would break the table, and backticks, emphasis, links and HTML would let that text
+ * format or link the ticket it is pasted into. All are escaped; HTML becomes entities.
+ */
 const cell = (s: string | null | undefined) =>
-  (s ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const code = (s: string | null) => (s ? `\`${s.replace(/`/g, "'")}\`` : '');
+  (s ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|]/g, (c) => `\\${c}`)
+    .replace(/\r?\n/g, ' ');
+/** A code span: backticks cannot be escaped inside one, so they become '; pipes still split cells. */
+const code = (s: string | null) =>
+  s ? `\`${s.replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')}\`` : '';
 
 function table(head: string[], rows: string[][]): string {
   return [

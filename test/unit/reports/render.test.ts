@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MISMATCH_KINDS, SEVERITIES } from '../../../src/domain/types.js';
 import { sumMoney } from '../../../src/reports/build.js';
-import { CSV_COLUMNS, renderCsv } from '../../../src/reports/render-csv.js';
+import { CSV_COLUMNS, neutralise, renderCsv } from '../../../src/reports/render-csv.js';
 import { renderChart, renderHtml } from '../../../src/reports/render-html.js';
 import { renderMarkdown } from '../../../src/reports/render-markdown.js';
 import { renderBody } from '../../../src/reports/render.js';
@@ -82,12 +82,45 @@ describe('CSV', () => {
             columns: true,
             relax_quotes: false,
           }) as Record<string, string>[];
-          expect(rows.map((r) => r.message)).toEqual(messages);
+          // Round-trips exactly, but for the apostrophe that neutralises formula-like cells.
+          expect(rows.map((r) => r.message)).toEqual(messages.map(neutralise));
           expect(Object.keys(rows[0]!)).toEqual([...CSV_COLUMNS]);
         },
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('neutralises cells a spreadsheet would run as a formula', () => {
+    const evil = "@SUM(1+1)*cmd|'/Ccalc'!A0";
+    const csv = renderCsv(
+      body([item({ ledger_entry_id: evil, message: '=HYPERLINK("http://x")', object_id: '+1' })]),
+    );
+    const [row] = parse(csv, { columns: true }) as Record<string, string>[];
+    expect(row).toMatchObject({
+      ledger_entry_id: `'${evil}`,
+      message: `'=HYPERLINK("http://x")`,
+      object_id: "'+1",
+      amount_at_risk: '12345',
+    });
+    for (const c of ['-2', '\tx', '\rx']) expect(neutralise(c)).toBe(`'${c}`);
+    expect(neutralise('trr_1')).toBe('trr_1');
+  });
+
+  it('escapes Markdown and HTML in what the Markdown report interpolates', () => {
+    const md = renderMarkdown(
+      body([
+        item({
+          message: 'a | b `code` <img src=x onerror=alert(1)> [link](http://evil) **bold**',
+          ledger_entry_id: 'le_`|x',
+        }),
+      ]),
+    );
+    expect(md).not.toContain('<img');
+    expect(md).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(md).toContain('a \\| b \\`code\\`');
+    expect(md).toContain('\\[link\\](http://evil) \\*\\*bold\\*\\*');
+    expect(md).toContain("`le_'\\|x`");
   });
 
   it('writes null as an empty field and amounts as integer minor units', () => {

@@ -101,3 +101,11 @@ export const stripeLookupsTotal = new Counter({
   labelNames: ['outcome'] as const,
   registers: [metrics],
 });
+
+/** 1 while this process reaches the dependency, 0 during an outage it noticed (see OutageLog). */
+export const dependencyUp = new Gauge({
+  name: 'recon_dependency_up',
+  help: 'Whether this process currently reaches the dependency (1) or is in an outage (0)',
+  labelNames: ['dependency'] as const,
+  registers: [metrics],
+});

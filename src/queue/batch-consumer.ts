@@ -4,6 +4,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import { OutageLog } from '../log/outage.js';
 
 /** What happened to one job of a batch: null = done; an Error = failed (retried per its opts). */
 export type JobOutcome = Error | null;
@@ -83,6 +84,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
   #closing = false;
   #loop: Promise<void>;
   #closed: Promise<void> | undefined;
+  readonly #redisOutage: OutageLog;
 
   constructor(opts: BatchConsumerOptions<T>) {
     super();
@@ -97,7 +99,9 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       lockDuration: this.#lockMs,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
     });
-    this.worker.on('error', (err) => opts.log.error({ err }, 'queue consumer error'));
+    this.#redisOutage = new OutageLog(opts.log, 'redis', `${opts.queueName} jobs are not taken`);
+    // During a Redis outage BullMQ emits an error per reconnect attempt: one line per outage.
+    this.worker.on('error', (err) => this.#redisOutage.failure(err));
     this.#loop = this.#run().catch((err: unknown) => {
       opts.log.error({ err }, 'queue consumer stopped');
     });
@@ -122,10 +126,11 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
         jobs = await this.#fetch(token);
       } catch (err) {
         if (this.#closing) break;
-        this.#opts.log.warn({ err }, 'could not fetch jobs; retrying in 1 s');
+        this.#redisOutage.failure(err);
         await sleep(1_000);
         continue;
       }
+      this.#redisOutage.success();
       // Even when closing: these jobs are locked to us, so finish them rather than leave them
       // for the stalled checker.
       if (jobs.length > 0) {

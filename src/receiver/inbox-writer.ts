@@ -6,6 +6,7 @@ import { InboxUnavailableError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { inboxBatchSize, inboxEnqueueFailuresTotal } from '../metrics.js';
 import { addEventJobs, withTimeout } from '../queue/producer.js';
+import { OutageLog } from '../log/outage.js';
 import type { EventJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import type { InboxEvent } from './event-envelope.js';
@@ -102,12 +103,19 @@ export class InboxWriter {
   #marks: string[] = [];
   #markFlush: Promise<void> | undefined;
   #markScheduled = false;
+  /** A Redis outage is logged once (and each minute), not per flush. */
+  #redisOutage: OutageLog;
 
   constructor(deps: InboxWriterDeps, opts: InboxWriterOptions = {}) {
     this.#deps = deps;
     this.#ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
     this.#enqueueTimeoutMs = opts.enqueueTimeoutMs ?? 2_000;
     this.#source = opts.source ?? 'webhook';
+    this.#redisOutage = new OutageLog(
+      deps.log,
+      'redis',
+      'events are stored and acknowledged, and the inbox relay enqueues them once Redis is back',
+    );
     this.#batcher = new MicroBatcher<InboxEvent, FlushResult>({
       flush: (items) => this.#flush(items),
       maxBatchSize: opts.maxBatchSize ?? 500,
@@ -244,12 +252,11 @@ export class InboxWriter {
     const { queue, redis, log } = this.#deps;
     try {
       await addEventJobs(queue, redis, events, this.#enqueueTimeoutMs);
+      this.#redisOutage.success();
     } catch (err) {
       inboxEnqueueFailuresTotal.inc(events.length);
-      log.warn(
-        { count: events.length, reason: (err as Error).message },
-        'events stored but not enqueued; the inbox relay will enqueue them',
-      );
+      this.#redisOutage.failure(err);
+      log.debug({ count: events.length }, 'events stored but not enqueued');
       return;
     }
     this.#queueMarks(events.map((e) => e.id));

@@ -139,6 +139,28 @@ describe('Redis down', () => {
     expect((await rows(during.map((e) => e.id))).every((r) => r.enqueued_at)).toBe(true);
   });
 
+  it('logs a Redis outage once, not once per flush', async () => {
+    const logs = captureLog('info');
+    const rt2 = createRuntime(
+      testConfig({ DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1' }),
+      logs.log,
+    );
+    const app2 = await buildTestApp(rt2);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const res = await injectEvent(app2, makeEvent('transfer.reversed', transfer()));
+        expect(res.statusCode).toBe(200);
+        await new Promise((r) => setTimeout(r, 15)); // separate flushes
+      }
+      const outage = logs.lines().filter((l) => String(l.msg).startsWith('redis unavailable'));
+      expect(outage).toHaveLength(1);
+      expect(logs.lines().filter((l) => (l.level as number) >= 40)).toHaveLength(1);
+    } finally {
+      await app2.close();
+      await rt2.close();
+    }
+  });
+
   it('never hangs a request when Redis was never reachable', async () => {
     const rt2 = createRuntime(
       testConfig({ DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1' }),

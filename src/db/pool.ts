@@ -8,9 +8,22 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'recon' });
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    application_name: 'recon',
+    // A Postgres that does not answer must not hang a request or a job forever.
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle client losing its connection (Postgres restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a CHECKED-OUT one: pg emits 'error' on the client itself when its backend is terminated
+  // (pg_terminate_backend, a restart) while a query or transaction holds it, and an 'error'
+  // event without a listener kills the process. The query in flight still rejects, so the
+  // caller's transaction fails and is retried; this listener only keeps the process alive.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

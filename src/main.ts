@@ -149,21 +149,38 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
         process.exit(1);
       }
       stopping = true;
-      rt.log.info({ signal }, 'shutting down: draining in-flight work');
+      const deadlineMs = rt.config.SHUTDOWN_TIMEOUT;
+      rt.log.info({ signal, deadlineMs }, 'shutting down: draining in-flight work');
+      // A drain that waits on a dependency that is down (Redis away: BullMQ waits for it to
+      // come back) must not hang the stop past the orchestrator's grace period: after the
+      // deadline, exit non-zero and say what was abandoned. Locked jobs go back to the queue
+      // through BullMQ's stalled checker; committed work is never lost.
+      const pending = new Set(stoppables.map((s) => s.name));
+      const deadline = setTimeout(() => {
+        rt.log.error(
+          { abandoned: [...pending], deadlineMs },
+          'shutdown deadline passed: exiting without finishing these',
+        );
+        process.exit(1);
+      }, deadlineMs);
+      deadline.unref();
       void (async () => {
         // HTTP first (stop taking events), then workers drain, then connections close.
         for (const s of [...stoppables].reverse().sort((a, b) => order(a) - order(b))) {
           await s
             .stop()
             .catch((err: Error) => rt.log.error({ err, part: s.name }, 'error while stopping'));
+          pending.delete(s.name);
         }
         await rt.close();
+        clearTimeout(deadline);
         rt.log.info('stopped');
         resolve();
       })();
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    // `on`, not `once`: the second signal must reach the handler to exit at once.
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
 }
 

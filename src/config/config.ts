@@ -103,6 +103,11 @@ const Env = z.object({
     }
     return out;
   }),
+  /**
+   * Longest a graceful stop (SIGTERM) may take before the process exits anyway (non-zero, naming
+   * what it abandoned); below Kubernetes' default 30 s grace period.
+   */
+  SHUTDOWN_TIMEOUT: duration('25s'),
   /** When set, /metrics needs this bearer token (or an operator's). */
   METRICS_TOKEN: z
     .string()

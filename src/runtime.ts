@@ -3,10 +3,12 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config/config.js';
 import { createPool, type Pool } from './db/pool.js';
 import { createPrisma, type PrismaClient } from './db/prisma.js';
+import { StartupCheckError } from './errors.js';
 import { createLogger, type Logger } from './log/logger.js';
 import {
   QUEUE_NAMES,
   createQueue,
+  checkRedisEvictionPolicy,
   createRedis,
   defaultJobOptions,
   type EventJobData,
@@ -32,6 +34,12 @@ export interface Runtime {
     events: Queue<EventJobData>;
     reconcile: Queue<ReconcileJobData>;
   };
+  /**
+   * Why the Redis BullMQ uses is unsafe right now (an evicting maxmemory-policy), or null. Checked
+   * on every (re)connect, not only at start: a Redis replaced or reconfigured under a running
+   * process is caught too. `/readyz` is 503 while it is set.
+   */
+  redisProblem(): string | null;
   close(): Promise<void>;
 }
 
@@ -64,6 +72,22 @@ export function createRuntime(
     ),
   };
   for (const q of Object.values(queues)) q.on('error', () => {});
+  let redisProblem: string | null = null;
+  redis.on('ready', () => {
+    checkRedisEvictionPolicy(redis).then(
+      () => {
+        if (redisProblem) log.info('Redis maxmemory-policy is noeviction again');
+        redisProblem = null;
+      },
+      (err: unknown) => {
+        // Only a policy that is wrong counts; a Redis that forbids CONFIG (managed services) is
+        // left to the operator, as at start.
+        if (!(err instanceof StartupCheckError)) return;
+        if (redisProblem !== err.message) log.error(err.message);
+        redisProblem = err.message;
+      },
+    );
+  });
   let closed = false;
   return {
     config,
@@ -73,6 +97,7 @@ export function createRuntime(
     prisma,
     redis,
     queues,
+    redisProblem: () => redisProblem,
     async close() {
       if (closed) return;
       closed = true;

@@ -38,7 +38,12 @@ export async function registerHealthRoutes(
     const [postgres, redis] = await Promise.all([
       probe('postgres', () => rt.pool.query('SELECT 1')),
       // The producer connection does not queue commands while disconnected: PING fails at once.
-      probe('redis', () => rt.redis.ping()),
+      // A reachable Redis that may evict BullMQ's keys is not ready either.
+      probe('redis', async () => {
+        await rt.redis.ping();
+        const problem = rt.redisProblem();
+        if (problem) throw new Error(problem);
+      }),
     ]);
     const ok = postgres === 'ok' && redis === 'ok';
     const failed = [postgres !== 'ok' && 'postgres', redis !== 'ok' && 'redis'].filter(Boolean);

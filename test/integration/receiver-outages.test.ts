@@ -211,3 +211,40 @@ describe('Postgres down', () => {
     }
   });
 });
+
+describe('Redis that may evict', () => {
+  it('is caught on every reconnect, not only at start: /readyz 503 while the policy is wrong', async () => {
+    const scratch = new ScratchRedis(await freePort());
+    scratch.start();
+    const cli = (...args: string[]) =>
+      execFileSync('redis-cli', ['-p', String(scratch.port), ...args], { encoding: 'utf8' });
+    const logs = captureLog('info');
+    const rt = createRuntime(
+      testConfig({ DATABASE_URL: db.url, REDIS_URL: scratch.url }),
+      logs.log,
+    );
+    const app = await buildTestApp(rt);
+    try {
+      await waitFor(async () => (await app.inject('/readyz')).statusCode === 200, {
+        what: 'ready',
+      });
+      // Someone points the service at an evicting Redis (here: reconfigures it, then it restarts
+      // its connections).
+      cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+      cli('CLIENT', 'KILL', 'TYPE', 'normal');
+      await waitFor(async () => (await app.inject('/readyz')).statusCode === 503, {
+        what: 'not ready on an evicting Redis',
+      });
+      expect(logs.text()).toContain('maxmemory-policy is \\"allkeys-lru\\"');
+      cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      cli('CLIENT', 'KILL', 'TYPE', 'normal');
+      await waitFor(async () => (await app.inject('/readyz')).statusCode === 200, {
+        what: 'ready again',
+      });
+    } finally {
+      await app.close();
+      await rt.close();
+      scratch.stop();
+    }
+  });
+});

@@ -80,8 +80,10 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   const maxInFlight = Math.max(1, opts.maxConcurrentFlushes ?? 2);
   const concurrency = opts.concurrency ?? rt.config.PROJECTION_CONCURRENCY;
   const maxEvents = Math.max(1, opts.maxBatchSize ?? MAX_EVENTS_PER_JOB);
-  // Jobs per fetch: enough one-event jobs to fill a transaction, bounded by the concurrency.
-  const maxJobs = Math.max(1, Math.min(maxEvents, Math.ceil(concurrency / maxInFlight)));
+  // Jobs per fetch. A job is a batch of up to 500 events, so a few jobs fill a transaction under
+  // load, and fetching as many jobs as `concurrency` would hold (and parse) hundreds of thousands
+  // of events at once from a backlog. At a trickle, jobs are small and four is plenty.
+  const maxJobs = Math.max(1, Math.min(4, Math.ceil(concurrency / maxInFlight)));
 
   const markFailed = (ids: string[], err: unknown) =>
     rt.pool

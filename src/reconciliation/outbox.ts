@@ -123,36 +123,22 @@ export async function releaseUnits(pool: Pool, keys: readonly string[]): Promise
 }
 
 export interface OutboxState {
-  /** Units waiting (due or not). */
-  pending: number;
-  /** Units due now and not leased. */
-  due: number;
-  /** Milliseconds until the next unit falls due, or null when none waits. */
+  /** Milliseconds until the next unit falls due (0: due now), or null when none waits. */
   nextDueInMs: number | null;
-  /** Age of the oldest waiting unit, in ms (0 when empty). */
-  oldestAgeMs: number;
 }
 
+/**
+ * When the next unit falls due: one probe of the `due_at` index, never a count (the table is a
+ * queue: a scan would read every dead row since the last vacuum).
+ */
 export async function outboxState(pool: Pick<Pool, 'query'>): Promise<OutboxState> {
-  const { rows } = await pool.query<{
-    pending: number;
-    due: number;
-    next_ms: number | null;
-    oldest_ms: number | null;
-  }>(
-    `SELECT count(*)::int AS pending,
-            count(*) FILTER (WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now()))::int AS due,
-            (extract(epoch FROM min(GREATEST(due_at, COALESCE(claimed_until, due_at))) - now()) * 1000)::float8 AS next_ms,
-            (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms
-       FROM reconcile_outbox`,
-  );
-  const r = rows[0]!;
-  return {
-    pending: r.pending,
-    due: r.due,
-    nextDueInMs: r.next_ms === null ? null : Math.max(0, Math.ceil(r.next_ms)),
-    oldestAgeMs: Math.max(0, Math.round(r.oldest_ms ?? 0)),
-  };
+  const { rows } = await pool.query<{ next_ms: number }>({
+    name: 'outbox_next_due_v1',
+    text: `SELECT (extract(epoch FROM GREATEST(due_at, COALESCE(claimed_until, due_at)) - now()) * 1000)::float8 AS next_ms
+             FROM reconcile_outbox ORDER BY due_at LIMIT 1`,
+  });
+  const r = rows[0];
+  return { nextDueInMs: r ? Math.max(0, Math.ceil(r.next_ms)) : null };
 }
 
 function errorText(err: unknown): string {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { MISMATCH_KINDS, SEVERITIES } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -33,9 +33,26 @@ const ListQuery = z
     path: ['ending_before'],
   });
 
-const AckBody = z.strictObject({
-  note: z.string().trim().min(1, 'is required').max(2_000, 'must be at most 2000 characters'),
-});
+/** Postgres text cannot hold NUL; other control characters (but tab and line breaks) are noise. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point.
+const NO_CONTROL = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/;
+const note = z
+  .string()
+  .trim()
+  .max(2_000, 'must be at most 2000 characters')
+  .regex(NO_CONTROL, 'must not contain control characters such as \\u0000');
+export const AckBody = z.strictObject({ note: note.min(1, 'is required') });
+/** Un-acknowledging says why when it can, but a note is not required. */
+export const UnackBody = z.strictObject({ note: note.optional() });
+
+/**
+ * The operator who made the request: the name of the matched token (set by the auth hook once
+ * tokens have names), or "operator" for the single OPERATOR_TOKEN.
+ */
+export function operatorName(req: FastifyRequest): string {
+  const op = (req as FastifyRequest & { operator?: { name?: unknown } | null }).operator;
+  return typeof op?.name === 'string' && op.name ? op.name : 'operator';
+}
 
 function invalid(error: z.ZodError, what: string): ValidationError {
   const details = error.issues.flatMap((i) =>
@@ -89,7 +106,7 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
   });
 
   app.get<{ Params: { id: string } }>('/api/mismatches/:id', async (req) => {
-    return toApiMismatch(await findOne(rt, req.params.id));
+    return withTrail(rt, await findOne(rt, req.params.id));
   });
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/acknowledge', async (req) => {
@@ -97,14 +114,69 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     if (!body.success) throw invalid(body.error, 'body');
     await findOne(rt, req.params.id);
     // Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and
-    // loses its acknowledgement (see persistMismatches).
-    const { rows } = await rt.pool.query<MismatchRow>(
-      `UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = $2, updated_at = now()
-       WHERE id = $1 RETURNING *`,
-      [req.params.id, body.data.note],
+    // loses its acknowledgement (see persistMismatches). A second acknowledge keeps the first
+    // (the alert was silenced then, by that person) and is only recorded in the trail. One
+    // statement, so the state and its trail cannot disagree.
+    await rt.pool.query(
+      `WITH upd AS (
+         UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = $2, updated_at = now()
+          WHERE id = $1 AND acknowledged_at IS NULL RETURNING id)
+       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+       VALUES ($1, 'acknowledge', $2, $3)`,
+      [req.params.id, body.data.note, operatorName(req)],
     );
-    return toApiMismatch(rows[0]!);
+    return withTrail(rt, await findOne(rt, req.params.id));
   });
+
+  app.post<{ Params: { id: string } }>('/api/mismatches/:id/unacknowledge', async (req) => {
+    const body = UnackBody.safeParse(req.body ?? {});
+    if (!body.success) throw invalid(body.error, 'body');
+    const row = await findOne(rt, req.params.id);
+    if (row.acknowledged_at === null) {
+      throw new ValidationError(`mismatch ${row.id} is not acknowledged`, [
+        { param: 'id', message: 'is not acknowledged' },
+      ]);
+    }
+    await rt.pool.query(
+      `WITH upd AS (
+         UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
+          WHERE id = $1 RETURNING id)
+       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+       VALUES ($1, 'unacknowledge', $2, $3)`,
+      [req.params.id, body.data.note || null, operatorName(req)],
+    );
+    return withTrail(rt, await findOne(rt, req.params.id));
+  });
+}
+
+export interface ApiAcknowledgement {
+  object: 'mismatch_acknowledgement';
+  action: 'acknowledge' | 'unacknowledge';
+  note: string | null;
+  by: string;
+  created_at: string;
+}
+
+/** The mismatch with its acknowledgement trail, oldest first. */
+async function withTrail(rt: Runtime, row: MismatchRow) {
+  const { rows } = await rt.pool.query<{
+    action: 'acknowledge' | 'unacknowledge';
+    note: string | null;
+    actor: string;
+    created_at: Date;
+  }>(
+    `SELECT action, note, actor, created_at FROM mismatch_acknowledgements
+      WHERE mismatch_id = $1 ORDER BY id`,
+    [row.id],
+  );
+  const acknowledgements: ApiAcknowledgement[] = rows.map((r) => ({
+    object: 'mismatch_acknowledgement',
+    action: r.action,
+    note: r.note,
+    by: r.actor,
+    created_at: r.created_at.toISOString(),
+  }));
+  return { ...toApiMismatch(row), acknowledgements };
 }
 
 async function findOne(rt: Runtime, id: string): Promise<MismatchRow> {

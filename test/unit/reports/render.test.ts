@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MISMATCH_KINDS, SEVERITIES } from '../../../src/domain/types.js';
 import { sumMoney } from '../../../src/reports/build.js';
-import { CSV_COLUMNS, renderCsv } from '../../../src/reports/render-csv.js';
+import {
+  CSV_COLUMNS,
+  decimalAmount,
+  neutralise,
+  renderCsv,
+} from '../../../src/reports/render-csv.js';
 import { renderChart, renderHtml } from '../../../src/reports/render-html.js';
 import { renderMarkdown } from '../../../src/reports/render-markdown.js';
 import { renderBody } from '../../../src/reports/render.js';
@@ -82,7 +87,7 @@ describe('CSV', () => {
             columns: true,
             relax_quotes: false,
           }) as Record<string, string>[];
-          expect(rows.map((r) => r.message)).toEqual(messages);
+          expect(rows.map((r) => r.message)).toEqual(messages.map(neutralise));
           expect(Object.keys(rows[0]!)).toEqual([...CSV_COLUMNS]);
         },
       ),
@@ -90,16 +95,65 @@ describe('CSV', () => {
     );
   });
 
-  it('writes null as an empty field and amounts as integer minor units', () => {
-    const csv = renderCsv(body([item({ ledger_entry_id: null })]));
+  it('is ready for finance: decimals beside minor units, expected/actual, days, platform', () => {
+    const csv = renderCsv(
+      body([
+        item({
+          ledger_entry_id: null,
+          account: null,
+          age_seconds: 9 * 86_400 + 3_600,
+          expected: { amount: 15_000, status: 'posted' },
+          actual: { amount: 0 },
+        }),
+      ]),
+    );
     const [row] = parse(csv, { columns: true }) as Record<string, string>[];
     expect(row).toMatchObject({
       ledger_entry_id: '',
-      amount_at_risk: '12345',
+      account: 'platform',
+      currency: 'USD',
+      amount_at_risk: '123.45',
+      amount_at_risk_minor: '12345',
+      expected: 'amount=150.00; status=posted',
+      actual: 'amount=0.00',
+      age_days: '9.0',
       resolved_at: '',
-      acknowledged: 'false',
+      acknowledged: 'no',
     });
+    expect(row).not.toHaveProperty('fingerprint');
     expect(csv.split('\r\n')[0]).toBe(CSV_COLUMNS.join(','));
+  });
+
+  it("writes decimals in each currency's own minor units", () => {
+    expect(decimalAmount(295_349, 'usd')).toBe('2953.49');
+    expect(decimalAmount(-5, 'eur')).toBe('-0.05');
+    expect(decimalAmount(500, 'jpy')).toBe('500');
+    expect(decimalAmount(1_234, 'kwd')).toBe('1.234');
+  });
+
+  it('neutralises cells a spreadsheet would run as a formula', () => {
+    const evil = ['=HYPERLINK("http://x","y")', '+1+1', '-2+3', '@SUM(A1)', '\tx', '\rx'];
+    const rows = parse(
+      renderCsv(
+        body(
+          evil.map((message, i) =>
+            item({ id: `mm_${i}`, message, object_id: message, account: message }),
+          ),
+        ),
+      ),
+      { columns: true },
+    ) as Record<string, string>[];
+    rows.forEach((r, i) => {
+      expect(r.message).toBe(`'${evil[i]}`);
+      expect(r.object_id).toBe(`'${evil[i]}`);
+      expect(r.account).toBe(`'${evil[i]}`);
+    });
+    // A negative amount we wrote ourselves stays a number.
+    const [neg] = parse(renderCsv(body([item({ amount_at_risk: -250 })])), {
+      columns: true,
+    }) as Record<string, string>[];
+    expect(neg!.amount_at_risk).toBe('-2.50');
+    expect(neutralise('plain text')).toBe('plain text');
   });
 });
 

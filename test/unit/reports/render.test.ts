@@ -158,6 +158,24 @@ describe('CSV', () => {
 });
 
 describe('Markdown', () => {
+  it('says it is for tickets and keeps interpolated text as text', () => {
+    const evil = 'a | b `c` <img src=x onerror=alert(1)> & *d* [e](f)\nnext';
+    const md = renderMarkdown(
+      body([item({ message: evil, object_id: 'debrev_`1`|x<b>', account: 'acct_|1' })]),
+    );
+    expect(md).toMatch(/For tickets/);
+    expect(md).not.toContain('<img');
+    expect(md).toContain('&lt;img src=x onerror=alert(1)&gt; &amp;');
+    expect(md).toContain('a \\| b \\`c\\`');
+    expect(md).toContain("`debrev_'1'\\|x<b>`");
+    expect(md).toContain('`acct_\\|1`');
+    // Every table row still has as many cells as its header (no pipe leaked).
+    const row = md.split('\n').find((l) => l.includes('onerror'))!;
+    const header = md.split('\n').find((l) => l.startsWith('| Severity | Kind | Object'))!;
+    const cells = (l: string) => l.split(/(?<!\\)\|/).length;
+    expect(cells(row)).toBe(cells(header));
+  });
+
   it('keeps tables intact and lists new, resolved and still-open mismatches', () => {
     const md = renderMarkdown(
       body(

@@ -3,6 +3,7 @@ import { installOperatorAuth } from './api/auth.js';
 import { installErrorHandler } from './api/errors.js';
 import { registerHealthRoutes } from './api/health.js';
 import { registerLedgerRoutes } from './api/ledger.js';
+import { registerListRoutes } from './api/lists.js';
 import { registerMismatchRoutes } from './api/mismatches.js';
 import { registerReconcileRoutes } from './api/reconcile.js';
 import { registerReportRoutes } from './api/reports.js';
@@ -33,5 +34,6 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await registerMismatchRoutes(app, rt);
   await registerReconcileRoutes(app, rt);
   await registerReportRoutes(app, rt);
+  await registerListRoutes(app, rt);
   return app;
 }

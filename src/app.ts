@@ -8,6 +8,7 @@ import { registerMismatchRoutes } from './api/mismatches.js';
 import { registerReconcileRoutes } from './api/reconcile.js';
 import { registerReportRoutes } from './api/reports.js';
 import { registerReversalRoutes } from './api/reversals.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import { registerWebhookRoute } from './receiver/webhook-route.js';
 import type { Runtime } from './runtime.js';
 
@@ -35,5 +36,6 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await registerReconcileRoutes(app, rt);
   await registerReportRoutes(app, rt);
   await registerListRoutes(app, rt);
+  await registerConsoleRoutes(app);
   return app;
 }

@@ -22,6 +22,8 @@ const ListQuery = z
       severity: z.enum(SEVERITIES).optional(),
       object_id: z.string().min(1).max(255).optional(),
       account: z.string().min(1).max(255).optional(),
+      /** `false`: still needs someone (the console's open list); `true`: silenced. */
+      acknowledged: z.enum(['true', 'false']).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(10),
       starting_after: cursor.optional(),
       ending_before: cursor.optional(),
@@ -89,6 +91,9 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     if (q.severity) add('severity = ?', q.severity);
     if (q.object_id) add('object_id = ?', q.object_id);
     if (q.account) add('account = ?', q.account);
+    if (q.acknowledged) {
+      where.push(`acknowledged_at IS ${q.acknowledged === 'true' ? 'NOT ' : ''}NULL`);
+    }
     // Newest first; ending_before pages backwards (ascending), then flips to keep the order.
     if (q.starting_after) add('id < ?', q.starting_after);
     if (q.ending_before) add('id > ?', q.ending_before);

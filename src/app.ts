@@ -5,6 +5,7 @@ import { registerHealthRoutes } from './api/health.js';
 import { registerLedgerRoutes } from './api/ledger.js';
 import { registerListRoutes } from './api/lists.js';
 import { registerMismatchRoutes } from './api/mismatches.js';
+import { registerOpenApi } from './api/openapi.js';
 import { registerReconcileRoutes } from './api/reconcile.js';
 import { registerReportRoutes } from './api/reports.js';
 import { registerReversalRoutes } from './api/reversals.js';
@@ -28,6 +29,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   installOperatorAuth(app, rt.config.OPERATOR_TOKEN);
+  await registerOpenApi(app);
   await registerHealthRoutes(app, rt);
   await registerWebhookRoute(app, rt);
   await registerReversalRoutes(app, rt);

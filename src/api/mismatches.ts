@@ -14,7 +14,7 @@ import type { Runtime } from '../runtime.js';
  */
 
 const cursor = z.string().regex(MISMATCH_ID, 'must be a mismatch id (mm_…)');
-const ListQuery = z
+export const ListQuery = z
   .strictObject(
     {
       status: z.enum(['open', 'resolved']).optional(),

@@ -22,6 +22,27 @@ export default tseslint.config(
     },
   },
   {
+    // The operator console's browser script (served as is, no build step).
+    files: ['src/console/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'FormData',
+          'Node',
+          'setTimeout',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // The domain is pure: no IO, no clock. Adapters pass `now` in and write what it returns.
     files: ['src/domain/**/*.ts'],
     rules: {

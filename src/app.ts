@@ -3,10 +3,13 @@ import { installOperatorAuth } from './api/auth.js';
 import { installErrorHandler } from './api/errors.js';
 import { registerHealthRoutes } from './api/health.js';
 import { registerLedgerRoutes } from './api/ledger.js';
+import { registerListRoutes } from './api/lists.js';
 import { registerMismatchRoutes } from './api/mismatches.js';
+import { registerOpenApi } from './api/openapi.js';
 import { registerReconcileRoutes } from './api/reconcile.js';
 import { registerReportRoutes } from './api/reports.js';
 import { registerReversalRoutes } from './api/reversals.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import { registerWebhookRoute } from './receiver/webhook-route.js';
 import type { Runtime } from './runtime.js';
 
@@ -26,6 +29,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   installOperatorAuth(app, rt.config);
+  await registerOpenApi(app);
   await registerHealthRoutes(app, rt);
   await registerWebhookRoute(app, rt);
   await registerReversalRoutes(app, rt);
@@ -33,5 +37,7 @@ export async function buildApp(rt: Runtime): Promise<FastifyInstance> {
   await registerMismatchRoutes(app, rt);
   await registerReconcileRoutes(app, rt);
   await registerReportRoutes(app, rt);
+  await registerListRoutes(app, rt);
+  await registerConsoleRoutes(app);
   return app;
 }

@@ -1,8 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hasNul } from '../domain/storable.js';
 import { MISMATCH_KINDS, SEVERITIES } from '../domain/types.js';
-import { inTransaction } from '../db/pool.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { MISMATCH_ID, toApiMismatch, type MismatchRow } from '../reconciliation/mismatch-record.js';
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
@@ -16,7 +14,7 @@ import type { Runtime } from '../runtime.js';
  */
 
 const cursor = z.string().regex(MISMATCH_ID, 'must be a mismatch id (mm_…)');
-const ListQuery = z
+export const ListQuery = z
   .strictObject(
     {
       status: z.enum(['open', 'resolved']).optional(),
@@ -24,6 +22,8 @@ const ListQuery = z
       severity: z.enum(SEVERITIES).optional(),
       object_id: z.string().min(1).max(255).optional(),
       account: z.string().min(1).max(255).optional(),
+      /** `false`: still needs someone (the console's open list); `true`: silenced. */
+      acknowledged: z.enum(['true', 'false']).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(10),
       starting_after: cursor.optional(),
       ending_before: cursor.optional(),
@@ -35,29 +35,25 @@ const ListQuery = z
     path: ['ending_before'],
   });
 
+/** Postgres text cannot hold NUL; other control characters (but tab and line breaks) are noise. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point.
+const NO_CONTROL = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/;
 const note = z
-  .string({ error: 'must be a string' })
+  .string()
   .trim()
   .max(2_000, 'must be at most 2000 characters')
-  .refine((n) => !hasNul(n), 'contains a NUL character (\\u0000)');
-const AckBody = z.strictObject({ note: note.pipe(z.string().min(1, 'is required')) });
-const UnackBody = z.strictObject({ note: note.optional() });
+  .regex(NO_CONTROL, 'must not contain control characters such as \\u0000');
+export const AckBody = z.strictObject({ note: note.min(1, 'is required') });
+/** Un-acknowledging says why when it can, but a note is not required. */
+export const UnackBody = z.strictObject({ note: note.optional() });
 
-interface AckRow {
-  action: 'acknowledge' | 'unacknowledge';
-  actor: string;
-  note: string | null;
-  at: Date;
-}
-
-/** The audit trail of one mismatch, oldest first. */
-async function acknowledgements(rt: Runtime, id: string) {
-  const { rows } = await rt.pool.query<AckRow>(
-    `SELECT action, actor, note, at FROM mismatch_acknowledgements
-      WHERE mismatch_id = $1 ORDER BY at, id`,
-    [id],
-  );
-  return rows.map((r) => ({ action: r.action, by: r.actor, note: r.note, at: r.at.toISOString() }));
+/**
+ * The operator who made the request: the name of the matched token (set by the auth hook once
+ * tokens have names), or "operator" for the single OPERATOR_TOKEN.
+ */
+export function operatorName(req: FastifyRequest): string {
+  const op = (req as FastifyRequest & { operator?: { name?: unknown } | null }).operator;
+  return typeof op?.name === 'string' && op.name ? op.name : 'operator';
 }
 
 function invalid(error: z.ZodError, what: string): ValidationError {
@@ -95,6 +91,9 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     if (q.severity) add('severity = ?', q.severity);
     if (q.object_id) add('object_id = ?', q.object_id);
     if (q.account) add('account = ?', q.account);
+    if (q.acknowledged) {
+      where.push(`acknowledged_at IS ${q.acknowledged === 'true' ? 'NOT ' : ''}NULL`);
+    }
     // Newest first; ending_before pages backwards (ascending), then flips to keep the order.
     if (q.starting_after) add('id < ?', q.starting_after);
     if (q.ending_before) add('id > ?', q.ending_before);
@@ -112,59 +111,77 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
   });
 
   app.get<{ Params: { id: string } }>('/api/mismatches/:id', async (req) => {
-    const m = toApiMismatch(await findOne(rt, req.params.id));
-    return { ...m, acknowledgements: await acknowledgements(rt, req.params.id) };
+    return withTrail(rt, await findOne(rt, req.params.id));
   });
-
-  // Acknowledging silences alerts for this occurrence (a reopened mismatch is a new one and loses
-  // its acknowledgement, see persistMismatches). The first acknowledgement stands; every
-  // acknowledge and un-acknowledge is recorded with who (the token's name), when and the note.
-  const record = async (
-    req: { params: { id: string }; operator: { name: string } | null },
-    action: AckRow['action'],
-    text: string | null,
-  ) => {
-    await findOne(rt, req.params.id);
-    const actor = req.operator?.name ?? 'operator';
-    await inTransaction(rt.pool, async (c) => {
-      if (action === 'acknowledge')
-        await c.query(
-          `UPDATE mismatches SET acknowledged_at = COALESCE(acknowledged_at, now()),
-                  acknowledged_note = CASE WHEN acknowledged_at IS NULL THEN $2 ELSE acknowledged_note END,
-                  acknowledged_by = CASE WHEN acknowledged_at IS NULL THEN $3 ELSE acknowledged_by END,
-                  updated_at = now()
-            WHERE id = $1`,
-          [req.params.id, text, actor],
-        );
-      else
-        await c.query(
-          `UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL,
-                  acknowledged_by = NULL, updated_at = now()
-            WHERE id = $1`,
-          [req.params.id],
-        );
-      await c.query(
-        `INSERT INTO mismatch_acknowledgements (mismatch_id, action, actor, note) VALUES ($1, $2, $3, $4)`,
-        [req.params.id, action, actor, text],
-      );
-    });
-    return {
-      ...toApiMismatch(await findOne(rt, req.params.id)),
-      acknowledgements: await acknowledgements(rt, req.params.id),
-    };
-  };
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/acknowledge', async (req) => {
     const body = AckBody.safeParse(req.body ?? {});
     if (!body.success) throw invalid(body.error, 'body');
-    return record(req, 'acknowledge', body.data.note);
+    await findOne(rt, req.params.id);
+    // Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and
+    // loses its acknowledgement (see persistMismatches). A second acknowledge keeps the first
+    // (the alert was silenced then, by that person) and is only recorded in the trail. One
+    // statement, so the state and its trail cannot disagree.
+    await rt.pool.query(
+      `WITH upd AS (
+         UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = $2, updated_at = now()
+          WHERE id = $1 AND acknowledged_at IS NULL RETURNING id)
+       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+       VALUES ($1, 'acknowledge', $2, $3)`,
+      [req.params.id, body.data.note, operatorName(req)],
+    );
+    return withTrail(rt, await findOne(rt, req.params.id));
   });
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/unacknowledge', async (req) => {
     const body = UnackBody.safeParse(req.body ?? {});
     if (!body.success) throw invalid(body.error, 'body');
-    return record(req, 'unacknowledge', body.data.note ?? null);
+    const row = await findOne(rt, req.params.id);
+    if (row.acknowledged_at === null) {
+      throw new ValidationError(`mismatch ${row.id} is not acknowledged`, [
+        { param: 'id', message: 'is not acknowledged' },
+      ]);
+    }
+    await rt.pool.query(
+      `WITH upd AS (
+         UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
+          WHERE id = $1 RETURNING id)
+       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+       VALUES ($1, 'unacknowledge', $2, $3)`,
+      [req.params.id, body.data.note || null, operatorName(req)],
+    );
+    return withTrail(rt, await findOne(rt, req.params.id));
   });
+}
+
+export interface ApiAcknowledgement {
+  object: 'mismatch_acknowledgement';
+  action: 'acknowledge' | 'unacknowledge';
+  note: string | null;
+  by: string;
+  created_at: string;
+}
+
+/** The mismatch with its acknowledgement trail, oldest first. */
+async function withTrail(rt: Runtime, row: MismatchRow) {
+  const { rows } = await rt.pool.query<{
+    action: 'acknowledge' | 'unacknowledge';
+    note: string | null;
+    actor: string;
+    created_at: Date;
+  }>(
+    `SELECT action, note, actor, created_at FROM mismatch_acknowledgements
+      WHERE mismatch_id = $1 ORDER BY id`,
+    [row.id],
+  );
+  const acknowledgements: ApiAcknowledgement[] = rows.map((r) => ({
+    object: 'mismatch_acknowledgement',
+    action: r.action,
+    note: r.note,
+    by: r.actor,
+    created_at: r.created_at.toISOString(),
+  }));
+  return { ...toApiMismatch(row), acknowledgements };
 }
 
 async function findOne(rt: Runtime, id: string): Promise<MismatchRow> {

@@ -6,7 +6,7 @@ import { closeSweepQueue } from '../sweep/queue.js';
 import { startSweep } from '../sweep/start.js';
 import { getSweepRun, latestSweepRuns, sweepRunJson } from '../sweep/store.js';
 
-const StartBody = z.strictObject({
+export const StartBody = z.strictObject({
   /** A connected account (`acct_…`) or `platform`; absent: every account. */
   account: z
     .string()

@@ -25,7 +25,6 @@ export interface MismatchRow {
   reopened_count: number;
   acknowledged_at: Date | null;
   acknowledged_note: string | null;
-  acknowledged_by?: string | null;
   notified_severity: Severity | null;
   updated_at: Date;
 }
@@ -54,7 +53,6 @@ export interface ApiMismatch {
   reopened_count: number;
   acknowledged_at: string | null;
   acknowledged_note: string | null;
-  acknowledged_by: string | null;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -83,7 +81,6 @@ export function toApiMismatch(r: MismatchRow): ApiMismatch {
     reopened_count: r.reopened_count,
     acknowledged_at: iso(r.acknowledged_at),
     acknowledged_note: r.acknowledged_note,
-    acknowledged_by: r.acknowledged_by ?? null,
   };
 }
 

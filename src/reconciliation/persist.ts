@@ -126,7 +126,6 @@ export async function persistMismatchesWith(
          reopened_count = m.reopened_count + (CASE WHEN m.status = 'resolved' THEN 1 ELSE 0 END),
          acknowledged_at = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.acknowledged_at END,
          acknowledged_note = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.acknowledged_note END,
-         acknowledged_by = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.acknowledged_by END,
          notified_severity = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.notified_severity END,
          updated_at = EXCLUDED.updated_at
        RETURNING m.*`,

@@ -34,6 +34,8 @@ interface Row {
   account: string | null;
   currency: string | null;
   amount_at_risk: number | null;
+  expected: unknown;
+  actual: unknown;
   message: string;
   first_seen_at: Date;
   last_seen_at: Date;
@@ -41,6 +43,9 @@ interface Row {
   resolution_reason: string | null;
   acknowledged_at: Date | null;
 }
+
+const asRecord = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
 export const newReportId = () => `rpt_${randomBytes(12).toString('hex')}`;
 
@@ -66,7 +71,7 @@ export async function buildReportBody(
         )
       ).rows[0] ?? null;
     const cols = `id, fingerprint, kind, severity, status, object_type, object_id, ledger_entry_id, account,
-      currency, amount_at_risk, message, first_seen_at, last_seen_at, resolved_at, resolution_reason,
+      currency, amount_at_risk, expected, actual, message, first_seen_at, last_seen_at, resolved_at, resolution_reason,
       acknowledged_at`;
     const open = (
       await client.query<Row>(
@@ -107,6 +112,8 @@ export async function buildReportBody(
       account: r.account,
       currency: r.currency,
       amount_at_risk: r.amount_at_risk === null ? null : Number(r.amount_at_risk),
+      expected: asRecord(r.expected),
+      actual: asRecord(r.actual),
       message: r.message,
       first_seen_at: r.first_seen_at.toISOString(),
       last_seen_at: r.last_seen_at.toISOString(),

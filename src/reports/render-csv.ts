@@ -1,7 +1,14 @@
 import { stringify } from 'csv-stringify/sync';
+import { minorUnitDigits } from '../domain/money.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
-/** Column order of the CSV: one row per mismatch (open first, then resolved since the last report). */
+/**
+ * Column order of the CSV: one row per mismatch (open first, then resolved since the last
+ * report). Written for finance: decimal amounts with the ISO currency beside them (the minor
+ * units stay, for systems that want integers), what the ledger expected and what Stripe shows,
+ * the age in days, and "platform" where the platform itself is the account. The fingerprint is
+ * an internal key and stays in the JSON.
+ */
 export const CSV_COLUMNS = [
   'change',
   'id',
@@ -14,36 +21,102 @@ export const CSV_COLUMNS = [
   'account',
   'currency',
   'amount_at_risk',
+  'amount_at_risk_minor',
+  'expected',
+  'actual',
   'first_seen_at',
   'last_seen_at',
   'resolved_at',
   'resolution_reason',
-  'age_seconds',
+  'age_days',
   'acknowledged',
   'message',
-  'fingerprint',
-] as const satisfies readonly (keyof ReportMismatch)[];
+] as const;
+export type CsvColumn = (typeof CSV_COLUMNS)[number];
+
+/** Integer minor units as a plain decimal string (no grouping, no symbol): 295349 usd → 2953.49. */
+export function decimalAmount(amount: number, currency: string): string {
+  const digits = minorUnitDigits(currency);
+  if (digits === 0) return String(amount);
+  const sign = amount < 0 ? '-' : '';
+  const abs = Math.abs(amount);
+  const base = 10 ** digits;
+  const frac = abs % base;
+  return `${sign}${(abs - frac) / base}.${String(frac).padStart(digits, '0')}`;
+}
+
+/** Money-like keys of expected/actual are written as decimals in the row's currency. */
+const AMOUNT_KEY = /(^|_)amount($|_)/;
+
+/** `{amount: 1000, status: 'posted'}` → `amount=10.00; status=posted`: readable in one cell. */
+function describeSide(side: Record<string, unknown> | null | undefined, currency: string | null) {
+  if (!side) return '';
+  return Object.entries(side)
+    .map(([k, v]) => {
+      const text =
+        typeof v === 'number' && currency && AMOUNT_KEY.test(k) && Number.isSafeInteger(v)
+          ? decimalAmount(v, currency)
+          : v === null || typeof v !== 'object'
+            ? String(v)
+            : JSON.stringify(v);
+      return `${k}=${text}`;
+    })
+    .join('; ');
+}
 
 /**
- * Spreadsheets run a cell that starts with = + - @ (or tab / CR, which some strip first) as a
- * formula. Text we did not write (ledger ids, messages quoting them) is prefixed with an
- * apostrophe, the usual neutralisation (OWASP "CSV injection"); numbers are left alone.
+ * A spreadsheet runs a cell starting with = + - @ (or tab / CR, which some strip first) as a
+ * formula (OWASP "CSV injection"). Such text cells get a leading apostrophe, which spreadsheets
+ * show as text; numbers we wrote ourselves (a negative amount) are left alone.
  */
-export function neutralise(v: string | number | boolean): string {
-  if (typeof v !== 'string') return String(v);
-  return /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+export function neutralise(cell: string): string {
+  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+}
+
+function row(m: ReportMismatch): Record<CsvColumn, string> {
+  const cur = m.currency;
+  return {
+    change: m.change,
+    id: m.id,
+    kind: m.kind,
+    severity: m.severity,
+    status: m.status,
+    object_type: m.object_type,
+    object_id: m.object_id ?? '',
+    ledger_entry_id: m.ledger_entry_id ?? '',
+    account: m.account ?? 'platform',
+    currency: cur ? cur.toUpperCase() : '',
+    amount_at_risk: m.amount_at_risk !== null && cur ? decimalAmount(m.amount_at_risk, cur) : '',
+    amount_at_risk_minor: m.amount_at_risk === null ? '' : String(m.amount_at_risk),
+    expected: describeSide(m.expected, cur),
+    actual: describeSide(m.actual, cur),
+    first_seen_at: m.first_seen_at,
+    last_seen_at: m.last_seen_at,
+    resolved_at: m.resolved_at ?? '',
+    resolution_reason: m.resolution_reason ?? '',
+    age_days: (m.age_seconds / 86_400).toFixed(1),
+    acknowledged: m.acknowledged ? 'yes' : 'no',
+    message: m.message,
+  };
+}
+
+const NUMERIC: ReadonlySet<CsvColumn> = new Set([
+  'amount_at_risk',
+  'amount_at_risk_minor',
+  'age_days',
+]);
+
+/** The CSV cells of one mismatch, in column order, neutralised where a spreadsheet would bite. */
+export function csvCells(m: ReportMismatch): string[] {
+  const r = row(m);
+  return CSV_COLUMNS.map((c) => (NUMERIC.has(c) ? r[c] : neutralise(r[c])));
 }
 
 /**
  * RFC 4180: CRLF line ends, a header row, fields quoted when they hold a comma, quote or line
- * break, quotes doubled. Null is an empty field; amounts stay integer minor units.
+ * break, quotes doubled. Null is an empty field.
  */
 export function renderCsv(body: ReportBody): string {
-  const rows = [...body.open, ...body.resolved].map((m) =>
-    CSV_COLUMNS.map((c) => {
-      const v = m[c];
-      return v === null ? '' : neutralise(v);
-    }),
-  );
+  const rows = [...body.open, ...body.resolved].map(csvCells);
   return stringify([[...CSV_COLUMNS], ...rows], { record_delimiter: '\r\n' });
 }

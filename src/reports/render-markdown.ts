@@ -3,20 +3,29 @@ import { LIST_LIMIT, age, keyNumbers, money, sinceText, title } from './format.j
 import type { ReportBody, ReportMismatch } from './schema.js';
 
 /**
- * Markdown table cells hold text we did not write (ledger ids, messages quoting them): pipes and
- * line breaks would break the table, and backticks, emphasis, links and HTML would let that text
- * format or link the ticket it is pasted into. All are escaped; HTML becomes entities.
+ * Text we interpolate (messages, ids, reasons: partly from Stripe metadata and ledger imports)
+ * must stay text in a ticket: backslashes, pipes (table breaks), backticks (code spans), Markdown
+ * emphasis/link characters and HTML (`<`, `>`, `&`: trackers render inline HTML) are escaped,
+ * line breaks flattened.
  */
-const cell = (s: string | null | undefined) =>
+export const cell = (s: string | null | undefined) =>
   (s ?? '')
+    .replace(/\r\n?|\n/g, ' ')
+    .replace(/[\\`*_[\]|]/g, (c) => `\\${c}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/[\\`*_[\]|]/g, (c) => `\\${c}`)
-    .replace(/\r?\n/g, ' ');
-/** A code span: backticks cannot be escaped inside one, so they become '; pipes still split cells. */
-const code = (s: string | null) =>
-  s ? `\`${s.replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')}\`` : '';
+    .replace(/>/g, '&gt;');
+/**
+ * Ids as code spans. Inside a span nothing but a backtick is special (HTML stays literal), so
+ * backticks become quotes; a pipe still ends a table cell in GFM, hence `\|`.
+ */
+export const code = (s: string | null) =>
+  s
+    ? `\`${s
+        .replace(/`/g, "'")
+        .replace(/\r\n?|\n/g, ' ')
+        .replace(/\|/g, '\\|')}\``
+    : '';
 
 function table(head: string[], rows: string[][]): string {
   return [
@@ -49,9 +58,14 @@ function list(items: ReportMismatch[], withReason: boolean): string {
   return table(head, rows) + (more > 0 ? `\n\n…and ${more} more (see the CSV format).` : '');
 }
 
-/** For chat and tickets: headline numbers, breakdowns, then the lists. */
+/** For tickets: headline numbers, breakdowns, then the lists. */
 export function renderMarkdown(body: ReportBody): string {
   const out: string[] = [`# ${title(body)}`, ''];
+  // Chat gets the Slack alert (blocks); this format is what one pastes into a ticket.
+  out.push(
+    '_For tickets: paste this into an issue tracker. Live alerts go to chat as Slack blocks; the CSV has every row for finance._',
+    '',
+  );
   out.push(
     `Report \`${body.id}\`${body.sweep_run_id ? ` · sweep \`${body.sweep_run_id}\`` : ''} · ${sinceText(body)}`,
     '',

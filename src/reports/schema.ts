@@ -28,6 +28,12 @@ export const ReportMismatch = z.object({
   account: z.string().nullable(),
   currency: z.string().nullable(),
   amount_at_risk: minor.nullable(),
+  /**
+   * What the ledger (expected) and Stripe (actual) say, as the mismatch recorded them; absent in
+   * reports stored before they were added.
+   */
+  expected: z.record(z.string(), z.unknown()).nullable().optional(),
+  actual: z.record(z.string(), z.unknown()).nullable().optional(),
   message: z.string(),
   first_seen_at: iso,
   last_seen_at: iso,

@@ -164,37 +164,6 @@ describe('one mismatch', () => {
     expect(Date.parse(r.json().acknowledged_at)).toBeGreaterThan(0);
     expect((await post(m.id, { note: '' })).statusCode).toBe(400);
     expect((await post(m.id, {})).statusCode).toBe(400);
-    expect((await post(m.id, { note: 'nul \u0000 here' })).statusCode).toBe(400);
-
-    // Acknowledging again keeps the first acknowledgement and records the second.
-    const second = await post(m.id, { note: 'Second look: still writing it off.' });
-    expect(second.json()).toMatchObject({
-      acknowledged_note: 'Known: customer authorised the debit, writing it off.',
-      acknowledged_by: 'operator',
-      acknowledged_at: r.json().acknowledged_at,
-    });
-    expect(second.json().acknowledgements.map((a: { note: string }) => a.note)).toEqual([
-      'Known: customer authorised the debit, writing it off.',
-      'Second look: still writing it off.',
-    ]);
-    // Un-acknowledge: the alerts may fire again; the trail keeps all three actions.
-    const un = await app.inject({
-      method: 'POST',
-      url: `/api/mismatches/${m.id}/unacknowledge`,
-      headers: AUTH,
-      payload: { note: 'Customer disputes after all' },
-    });
-    expect(un.statusCode).toBe(200);
-    expect(un.json()).toMatchObject({ acknowledged_at: null, acknowledged_note: null });
-    expect(
-      (await get(`/api/mismatches/${m.id}`))
-        .json()
-        .acknowledgements.map((a: { action: string; by: string }) => `${a.action}:${a.by}`),
-    ).toEqual(['acknowledge:operator', 'acknowledge:operator', 'unacknowledge:operator']);
-    expect(
-      (await post(m.id, { note: 'Known: customer authorised the debit, writing it off.' }))
-        .statusCode,
-    ).toBe(200);
     expect((await post('mm_000000000000000000000000', { note: 'x' })).statusCode).toBe(404);
 
     // Seen again: still acknowledged. Resolved, then true again: a new occurrence, not acknowledged.

@@ -214,7 +214,10 @@ describe('transfer events', () => {
 
     // The unit was marked in the reconcile outbox (one row however many events touched it), in
     // the projections' own transactions.
-    const outbox = await db.pool.query('SELECT unit_key FROM reconcile_outbox WHERE unit_key = $1', [tr]);
+    const outbox = await db.pool.query(
+      'SELECT unit_key FROM reconcile_outbox WHERE unit_key = $1',
+      [tr],
+    );
     expect(outbox.rows).toHaveLength(1);
 
     // The API serves the projection in Stripe's shape.

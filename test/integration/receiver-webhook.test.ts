@@ -140,29 +140,26 @@ describe('POST /webhooks/stripe refuses bad input, storing nothing', () => {
 });
 
 describe('POST /webhooks/stripe accepts', () => {
-  it.each(HANDLED_EVENT_TYPES)(
-    '%s: stored pending and enqueued in a batch job',
-    async (type) => {
-      const ev = loadFixtureEvent(type);
-      const { payload, headers } = signedRequest(ev);
-      const res = await app.inject({ method: 'POST', url: '/webhooks/stripe', payload, headers });
-      expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ received: true, duplicate: false });
-      const row = await waitFor(
-        async () => {
-          const r = await inboxRow(ev.id);
-          return r?.enqueued_at ? r : undefined;
-        },
-        { what: 'enqueued_at' },
-      );
-      expect(row).toMatchObject({ status: 'pending', payload });
-      // The job carries the batch's event ids; the body stays in the inbox row, read by workers.
-      const jobs = await rt.queues.events.getJobs(['waiting']);
-      const job = jobs.find((j) => j.data.ids?.includes(ev.id));
-      expect(job?.data).toEqual({ ids: [ev.id] });
-      expect(type).toBe(ev.type);
-    },
-  );
+  it.each(HANDLED_EVENT_TYPES)('%s: stored pending and enqueued in a batch job', async (type) => {
+    const ev = loadFixtureEvent(type);
+    const { payload, headers } = signedRequest(ev);
+    const res = await app.inject({ method: 'POST', url: '/webhooks/stripe', payload, headers });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ received: true, duplicate: false });
+    const row = await waitFor(
+      async () => {
+        const r = await inboxRow(ev.id);
+        return r?.enqueued_at ? r : undefined;
+      },
+      { what: 'enqueued_at' },
+    );
+    expect(row).toMatchObject({ status: 'pending', payload });
+    // The job carries the batch's event ids; the body stays in the inbox row, read by workers.
+    const jobs = await rt.queues.events.getJobs(['waiting']);
+    const job = jobs.find((j) => j.data.ids?.includes(ev.id));
+    expect(job?.data).toEqual({ ids: [ev.id] });
+    expect(type).toBe(ev.type);
+  });
 
   it('a signature made with the second (rotation) secret', async () => {
     const ev = makeEvent('transfer.created', transfer());

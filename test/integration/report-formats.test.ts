@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMoney } from '../../src/domain/money.js';
 import type { MismatchKind, Severity } from '../../src/domain/types.js';
 import { persistMismatches, type UnitMismatch } from '../../src/reconciliation/persist.js';
-import { CSV_COLUMNS } from '../../src/reports/render-csv.js';
+import { CSV_COLUMNS, csvCells } from '../../src/reports/render-csv.js';
 import { renderReport } from '../../src/reports/render.js';
 import { ReportBody } from '../../src/reports/schema.js';
 import { createReport } from '../../src/reports/store.js';
@@ -134,7 +134,7 @@ describe('report formats', () => {
       string
     >[];
     const want = [...body.open, ...body.resolved].map((x) =>
-      Object.fromEntries(CSV_COLUMNS.map((c) => [c, x[c] === null ? '' : String(x[c])])),
+      Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, csvCells(x)[i]])),
     );
     expect(rows).toEqual(want);
     expect(rows.some((r) => r.message!.includes('\n') && r.message!.includes('"quoted"'))).toBe(

@@ -140,12 +140,16 @@ async function writesLanded(): Promise<number> {
 }
 
 describe('operator auth is decided by the matched route', () => {
-  it('declares only the webhook, health and metrics routes as not needing an operator token', () => {
+  it("declares only the webhook, health, metrics and the console's static files as not needing an operator token", () => {
     const open = registeredRoutes(app)
       .filter((r) => r.auth !== 'operator' && r.method !== 'HEAD')
       .map((r) => `${r.method} ${r.url} ${r.auth}`)
       .sort();
     expect(open).toEqual([
+      'GET /console public',
+      'GET /console/ public',
+      'GET /console/console.css public',
+      'GET /console/console.js public',
       'GET /healthz public',
       'GET /metrics metrics',
       'GET /readyz public',

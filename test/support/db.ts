@@ -90,7 +90,9 @@ export async function waitFor<T>(
  */
 export async function reconcileIdle(rt: {
   pool: Pick<Pool, 'query'>;
-  queues: { reconcile: { getJobCounts(...s: Array<'active' | 'waiting'>): Promise<Record<string, number>> } };
+  queues: {
+    reconcile: { getJobCounts(...s: Array<'active' | 'waiting'>): Promise<Record<string, number>> };
+  };
 }): Promise<boolean> {
   const { rows } = await rt.pool.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM reconcile_outbox',

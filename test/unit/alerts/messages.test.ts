@@ -38,7 +38,6 @@ function mm(i: number, over: Partial<MismatchJson> = {}): MismatchJson {
     reopened_count: 0,
     acknowledged_at: null,
     acknowledged_note: null,
-    acknowledged_by: null,
     ...over,
   };
 }

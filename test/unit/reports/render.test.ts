@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MISMATCH_KINDS, SEVERITIES } from '../../../src/domain/types.js';
 import { sumMoney } from '../../../src/reports/build.js';
-import { CSV_COLUMNS, neutralise, renderCsv } from '../../../src/reports/render-csv.js';
+import {
+  CSV_COLUMNS,
+  decimalAmount,
+  neutralise,
+  renderCsv,
+} from '../../../src/reports/render-csv.js';
 import { renderChart, renderHtml } from '../../../src/reports/render-html.js';
 import { renderMarkdown } from '../../../src/reports/render-markdown.js';
 import { renderBody } from '../../../src/reports/render.js';
@@ -82,7 +87,6 @@ describe('CSV', () => {
             columns: true,
             relax_quotes: false,
           }) as Record<string, string>[];
-          // Round-trips exactly, but for the apostrophe that neutralises formula-like cells.
           expect(rows.map((r) => r.message)).toEqual(messages.map(neutralise));
           expect(Object.keys(rows[0]!)).toEqual([...CSV_COLUMNS]);
         },
@@ -91,52 +95,87 @@ describe('CSV', () => {
     );
   });
 
-  it('neutralises cells a spreadsheet would run as a formula', () => {
-    const evil = "@SUM(1+1)*cmd|'/Ccalc'!A0";
+  it('is ready for finance: decimals beside minor units, expected/actual, days, platform', () => {
     const csv = renderCsv(
-      body([item({ ledger_entry_id: evil, message: '=HYPERLINK("http://x")', object_id: '+1' })]),
-    );
-    const [row] = parse(csv, { columns: true }) as Record<string, string>[];
-    expect(row).toMatchObject({
-      ledger_entry_id: `'${evil}`,
-      message: `'=HYPERLINK("http://x")`,
-      object_id: "'+1",
-      amount_at_risk: '12345',
-    });
-    for (const c of ['-2', '\tx', '\rx']) expect(neutralise(c)).toBe(`'${c}`);
-    expect(neutralise('trr_1')).toBe('trr_1');
-  });
-
-  it('escapes Markdown and HTML in what the Markdown report interpolates', () => {
-    const md = renderMarkdown(
       body([
         item({
-          message: 'a | b `code` <img src=x onerror=alert(1)> [link](http://evil) **bold**',
-          ledger_entry_id: 'le_`|x',
+          ledger_entry_id: null,
+          account: null,
+          age_seconds: 9 * 86_400 + 3_600,
+          expected: { amount: 15_000, status: 'posted' },
+          actual: { amount: 0 },
         }),
       ]),
     );
-    expect(md).not.toContain('<img');
-    expect(md).toContain('&lt;img src=x onerror=alert(1)&gt;');
-    expect(md).toContain('a \\| b \\`code\\`');
-    expect(md).toContain('\\[link\\](http://evil) \\*\\*bold\\*\\*');
-    expect(md).toContain("`le_'\\|x`");
-  });
-
-  it('writes null as an empty field and amounts as integer minor units', () => {
-    const csv = renderCsv(body([item({ ledger_entry_id: null })]));
     const [row] = parse(csv, { columns: true }) as Record<string, string>[];
     expect(row).toMatchObject({
       ledger_entry_id: '',
-      amount_at_risk: '12345',
+      account: 'platform',
+      currency: 'USD',
+      amount_at_risk: '123.45',
+      amount_at_risk_minor: '12345',
+      expected: 'amount=150.00; status=posted',
+      actual: 'amount=0.00',
+      age_days: '9.0',
       resolved_at: '',
-      acknowledged: 'false',
+      acknowledged: 'no',
     });
+    expect(row).not.toHaveProperty('fingerprint');
     expect(csv.split('\r\n')[0]).toBe(CSV_COLUMNS.join(','));
+  });
+
+  it("writes decimals in each currency's own minor units", () => {
+    expect(decimalAmount(295_349, 'usd')).toBe('2953.49');
+    expect(decimalAmount(-5, 'eur')).toBe('-0.05');
+    expect(decimalAmount(500, 'jpy')).toBe('500');
+    expect(decimalAmount(1_234, 'kwd')).toBe('1.234');
+  });
+
+  it('neutralises cells a spreadsheet would run as a formula', () => {
+    const evil = ['=HYPERLINK("http://x","y")', '+1+1', '-2+3', '@SUM(A1)', '\tx', '\rx'];
+    const rows = parse(
+      renderCsv(
+        body(
+          evil.map((message, i) =>
+            item({ id: `mm_${i}`, message, object_id: message, account: message }),
+          ),
+        ),
+      ),
+      { columns: true },
+    ) as Record<string, string>[];
+    rows.forEach((r, i) => {
+      expect(r.message).toBe(`'${evil[i]}`);
+      expect(r.object_id).toBe(`'${evil[i]}`);
+      expect(r.account).toBe(`'${evil[i]}`);
+    });
+    // A negative amount we wrote ourselves stays a number.
+    const [neg] = parse(renderCsv(body([item({ amount_at_risk: -250 })])), {
+      columns: true,
+    }) as Record<string, string>[];
+    expect(neg!.amount_at_risk).toBe('-2.50');
+    expect(neutralise('plain text')).toBe('plain text');
   });
 });
 
 describe('Markdown', () => {
+  it('says it is for tickets and keeps interpolated text as text', () => {
+    const evil = 'a | b `c` <img src=x onerror=alert(1)> & *d* [e](f)\nnext';
+    const md = renderMarkdown(
+      body([item({ message: evil, object_id: 'debrev_`1`|x<b>', account: 'acct_|1' })]),
+    );
+    expect(md).toMatch(/For tickets/);
+    expect(md).not.toContain('<img');
+    expect(md).toContain('&lt;img src=x onerror=alert(1)&gt; &amp;');
+    expect(md).toContain('a \\| b \\`c\\`');
+    expect(md).toContain("`debrev_'1'\\|x<b>`");
+    expect(md).toContain('`acct_\\|1`');
+    // Every table row still has as many cells as its header (no pipe leaked).
+    const row = md.split('\n').find((l) => l.includes('onerror'))!;
+    const header = md.split('\n').find((l) => l.startsWith('| Severity | Kind | Object'))!;
+    const cells = (l: string) => l.split(/(?<!\\)\|/).length;
+    expect(cells(row)).toBe(cells(header));
+  });
+
   it('keeps tables intact and lists new, resolved and still-open mismatches', () => {
     const md = renderMarkdown(
       body(

@@ -10,14 +10,14 @@ export const MAX_JSON_DEPTH = 16;
 export const MAX_JSON_BYTES = 64 * 1024;
 
 /** U+FFFD, the replacement character, where Stripe text held a NUL. */
-const NUL = /\u0000/g;
+const NUL = '\u0000';
 
 export function hasNul(s: string): boolean {
-  return s.includes('\u0000');
+  return s.includes(NUL);
 }
 
 export function withoutNul(s: string): string {
-  return s.replace(NUL, '\uFFFD');
+  return s.replaceAll(NUL, '\uFFFD');
 }
 
 /**

@@ -197,7 +197,9 @@ export async function freePort(): Promise<number> {
  */
 export async function createEmptyDatabase(): Promise<string> {
   const adminUrl = inject('pgAdminUrl');
-  const name = `recon_t_${randomBytes(5).toString('hex')}`;
+  // The creation time in the name keeps another run's global setup from dropping it (it drops only
+  // recon_t_<unix seconds>_… databases hours old, and any recon_t_ name without a time).
+  const name = `recon_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

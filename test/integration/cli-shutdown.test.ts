@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   cliEnv,
@@ -10,6 +9,7 @@ import {
   type CliProcess,
 } from '../support/cli.js';
 import { randomQueuePrefix, waitFor } from '../support/db.js';
+import { ScratchRedis } from '../support/redis.js';
 import { TEST_OPERATOR_TOKEN, TEST_WEBHOOK_SECRET } from '../support/events.js';
 
 /**
@@ -19,45 +19,18 @@ import { TEST_OPERATOR_TOKEN, TEST_WEBHOOK_SECRET } from '../support/events.js';
  */
 
 let dbUrl: string;
-let redisPort: number;
 
-const redis = {
-  start() {
-    execFileSync('redis-server', [
-      '--port',
-      String(redisPort),
-      '--bind',
-      '127.0.0.1',
-      '--daemonize',
-      'yes',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      'noeviction',
-    ]);
-  },
-  stop() {
-    try {
-      execFileSync('redis-cli', ['-p', String(redisPort), 'shutdown', 'nosave'], {
-        stdio: 'ignore',
-      });
-    } catch {
-      // redis-cli exits non-zero when the server closes the connection on shutdown
-    }
-  },
-};
+let redis: ScratchRedis;
 
 beforeAll(async () => {
   dbUrl = await createEmptyDatabase();
-  redisPort = await freePort();
+  redis = new ScratchRedis(await freePort());
 });
 afterEach(async () => {
   await killAllChildren();
-  redis.stop();
+  redis?.stop();
 });
-afterAll(() => redis.stop());
+afterAll(() => redis?.stop());
 
 async function startRecon(): Promise<{ proc: CliProcess; base: string }> {
   redis.start();
@@ -66,7 +39,7 @@ async function startRecon(): Promise<{ proc: CliProcess; base: string }> {
     ['start'],
     cliEnv({
       DATABASE_URL: dbUrl,
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      REDIS_URL: redis.url,
       QUEUE_PREFIX: randomQueuePrefix(),
       STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       STRIPE_API_KEY: 'sk_test_shutdown_0123456789',

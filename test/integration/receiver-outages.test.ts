@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { ScratchRedis } from '../support/redis.js';
+import { freePort } from '../support/cli.js';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startInboxRelay } from '../../src/queue/relay.js';
@@ -16,50 +17,6 @@ import {
 } from '../support/events.js';
 
 const transfer = () => loadFixtureEvent('transfer.created').data.object;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A throwaway Redis we can stop and start (no persistence: a restart loses every job). */
-class ScratchRedis {
-  constructor(readonly port: number) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  start() {
-    execFileSync('redis-server', [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--daemonize',
-      'yes',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      'noeviction',
-    ]);
-  }
-  stop() {
-    try {
-      execFileSync('redis-cli', ['-p', String(this.port), 'shutdown', 'nosave'], {
-        stdio: 'ignore',
-      });
-    } catch {
-      // redis-cli exits non-zero when the server closes the connection on shutdown
-    }
-  }
-}
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -16,7 +16,9 @@ export function sendError(
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof InboxUnavailableError) {
-      req.log.error({ err }, 'inbox unavailable');
+      // Not an error line per request: during an outage that is hundreds a second. The inbox
+      // writer logs the outage itself, once when it starts and each minute while it lasts.
+      req.log.debug({ reason: err.message }, 'inbox unavailable');
       return sendError(reply, 503, 'api_error', 'temporarily unavailable, retry later');
     }
     if (err instanceof NotFoundError) {

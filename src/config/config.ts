@@ -108,6 +108,11 @@ const Env = z.object({
    * what it abandoned); below Kubernetes' default 30 s grace period.
    */
   SHUTDOWN_TIMEOUT: duration('25s'),
+  /**
+   * How long a worker holds a job before BullMQ may hand it to another worker; also how often
+   * stalled jobs are looked for. A worker killed while holding jobs delays them by about this.
+   */
+  JOB_LOCK_DURATION: duration('30s').refine((ms) => ms >= 1_000, 'must be at least 1s'),
   /** When set, /metrics needs this bearer token (or an operator's). */
   METRICS_TOKEN: z
     .string()

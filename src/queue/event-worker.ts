@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import { isTransientError } from '../errors.js';
+import { OutageLog } from '../log/outage.js';
 import {
   InvalidEventError,
   applyEvents,
@@ -84,6 +85,8 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   // load, and fetching as many jobs as `concurrency` would hold (and parse) hundreds of thousands
   // of events at once from a backlog. At a trickle, jobs are small and four is plenty.
   const maxJobs = Math.max(1, Math.min(4, Math.ceil(concurrency / maxInFlight)));
+
+  const pgOutage = new OutageLog(log, 'postgres', 'events are not projected; their jobs retry');
 
   const markFailed = (ids: string[], err: unknown) =>
     rt.pool
@@ -172,8 +175,15 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     let culprits: Array<{ id: string; err: Error }>;
     try {
       culprits = await applySplitting(items);
+      pgOutage.success();
     } catch (err) {
-      log.warn({ err, events: items.length }, 'projection batch failed; jobs will retry');
+      // Only transient failures reach here (the rest were split out). During an outage that is
+      // every batch: one line when it starts, one a minute, one when it ends.
+      pgOutage.failure(err);
+      log.debug(
+        { reason: (err as Error).message, events: items.length },
+        'projection batch failed; jobs will retry',
+      );
       await noteAttempt(
         items.map((i) => i.id),
         err,
@@ -222,6 +232,8 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     log,
     maxBatch: maxJobs,
     maxInFlight,
+    lockDurationMs: rt.config.JOB_LOCK_DURATION,
+    stalledIntervalMs: rt.config.JOB_LOCK_DURATION,
     handle: async (jobs) => {
       const wanted = jobs.flatMap((j) => (j.data?.payload === undefined ? jobIds(j) : []));
       const payloads = await inboxPayloads([...new Set(wanted)]);

@@ -1,4 +1,6 @@
 import type { Pool, PoolClient } from '../db/pool.js';
+import { isTransientError } from '../errors.js';
+import { OutageLog } from '../log/outage.js';
 import { relayEnqueuedTotal } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { addEventJobs, redisReady, type EventJobSource } from './producer.js';
@@ -137,9 +139,11 @@ export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): Inbo
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<RelayPassResult> | undefined;
 
+  const pgOutage = new OutageLog(log, 'postgres', 'the inbox relay cannot read the inbox');
   const pass = async (): Promise<RelayPassResult> => {
     try {
       const r = await relayInboxOnce(rt, opts);
+      pgOutage.success();
       const { added, readded, pages, skipped } = r;
       if (added || readded) {
         log.info({ added, readded, pages }, 'inbox relay enqueued events');
@@ -149,7 +153,8 @@ export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): Inbo
       if (skipped && (added || readded)) log.warn({ skipped }, 'inbox relay pass stopped early');
       return r;
     } catch (err) {
-      log.warn({ reason: (err as Error).message }, 'inbox relay pass failed');
+      if (isTransientError(err)) pgOutage.failure(err);
+      else log.warn({ reason: (err as Error).message }, 'inbox relay pass failed');
       return { added: 0, readded: 0, pages: 0, skipped: (err as Error).message };
     }
   };

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DatabaseError } from 'pg';
 import type { Pool } from '../db/pool.js';
-import { InboxUnavailableError } from '../errors.js';
+import { InboxUnavailableError, isTransientError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { inboxBatchSize, inboxEnqueueFailuresTotal } from '../metrics.js';
 import { addEventJobs, withTimeout } from '../queue/producer.js';
@@ -103,8 +103,9 @@ export class InboxWriter {
   #marks: string[] = [];
   #markFlush: Promise<void> | undefined;
   #markScheduled = false;
-  /** A Redis outage is logged once (and each minute), not per flush. */
+  /** An outage is logged once (and each minute), not per flush or per request. */
   #redisOutage: OutageLog;
+  #pgOutage: OutageLog;
 
   constructor(deps: InboxWriterDeps, opts: InboxWriterOptions = {}) {
     this.#deps = deps;
@@ -115,6 +116,11 @@ export class InboxWriter {
       deps.log,
       'redis',
       'events are stored and acknowledged, and the inbox relay enqueues them once Redis is back',
+    );
+    this.#pgOutage = new OutageLog(
+      deps.log,
+      'postgres',
+      'webhooks are answered 503 and Stripe retries them',
     );
     this.#batcher = new MicroBatcher<InboxEvent, FlushResult>({
       flush: (items) => this.#flush(items),
@@ -202,8 +208,10 @@ export class InboxWriter {
     const marks = this.#marks.splice(0, 10_000);
     try {
       inserted = await this.#insert(unique, marks);
+      this.#pgOutage.success();
     } catch (err) {
       if (marks.length > 0) this.#queueMarks(marks);
+      if (isTransientError(err)) this.#pgOutage.failure(err);
       // One bad row must not 503 its whole batch forever: retry row by row, failing only it.
       if (!isDataError(err) || unique.length === 1) throw err;
       inserted = new Set();

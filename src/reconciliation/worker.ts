@@ -1,4 +1,6 @@
 import { Worker, type Job } from 'bullmq';
+import { isTransientError } from '../errors.js';
+import { OutageLog } from '../log/outage.js';
 import { QUEUE_NAMES, createRedis, type ReconcileJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import { RECONCILE_TICK_MS, wakeReconcile } from './enqueue.js';
@@ -151,12 +153,20 @@ export function startReconcileWorker(
       // A wake-up and the tick may overlap; claims are leases taken with SKIP LOCKED, so two
       // drains share the due units rather than reconcile one twice.
       concurrency: 2,
+      lockDuration: rt.config.JOB_LOCK_DURATION,
+      stalledInterval: rt.config.JOB_LOCK_DURATION,
     },
   );
-  worker.on('error', (err) => log.error({ err }, 'reconcile worker error'));
-  worker.on('failed', (job, err) =>
-    log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'outbox drain failed'),
-  );
+  // During an outage every drain fails and BullMQ reports each reconnect: one line per outage.
+  const redisOutage = new OutageLog(log, 'redis', 'the outbox is not drained');
+  const pgOutage = new OutageLog(log, 'postgres', 'the outbox is not drained; units wait in it');
+  worker.on('error', (err) => redisOutage.failure(err));
+  connection.on('ready', () => redisOutage.success());
+  worker.on('completed', () => pgOutage.success());
+  worker.on('failed', (job, err) => {
+    if (isTransientError(err)) pgOutage.failure(err);
+    else log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'outbox drain failed');
+  });
 
   // The safety tick: one scheduler for every process (upsert is idempotent), so a unit whose
   // wake-up Redis lost is reconciled within a tick.

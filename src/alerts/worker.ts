@@ -13,6 +13,7 @@ import {
   alertQueue,
   closeAlertQueue,
   deliverJobOptions,
+  scheduleAlertCheck,
   type AlertJobData,
 } from './queue.js';
 import { alertSettings, type AlertSettings } from './settings.js';
@@ -160,21 +161,38 @@ export async function startAlertWorker(
   const settings = alertSettings(rt.config);
   const log = rt.log.child({ component: 'alerts' });
   const checkEveryMs = opts.checkEveryMs ?? 60_000;
-  if (checkEveryMs > 0) {
-    await alertQueue(rt).upsertJobScheduler(
-      CHECK_SCHEDULER_ID,
-      { every: checkEveryMs },
-      {
-        name: 'check',
-        data: { job: 'check' },
-        opts: { removeOnComplete: true, removeOnFail: 100 },
-      },
+  const installScheduler = async () => {
+    if (checkEveryMs > 0) {
+      await alertQueue(rt).upsertJobScheduler(
+        CHECK_SCHEDULER_ID,
+        { every: checkEveryMs },
+        {
+          name: 'check',
+          data: { job: 'check' },
+          opts: { removeOnComplete: true, removeOnFail: 100 },
+        },
+      );
+    } else {
+      await alertQueue(rt)
+        .removeJobScheduler(CHECK_SCHEDULER_ID)
+        .catch(() => false);
+    }
+  };
+  await installScheduler();
+  // A check now: a worker killed between a reconcile's commit and its check left mismatches
+  // claimed by nobody; the periodic check would find them, a minute later. And again on every
+  // Redis reconnect, with the scheduler: a Redis restarted empty lost both.
+  const checkNow = () =>
+    scheduleAlertCheck(rt).catch((err: unknown) =>
+      log.warn({ reason: (err as Error).message }, 'could not schedule an alert check'),
     );
-  } else {
-    await alertQueue(rt)
-      .removeJobScheduler(CHECK_SCHEDULER_ID)
-      .catch(() => false);
-  }
+  const onRedisReady = () => {
+    installScheduler().then(checkNow, (err: unknown) =>
+      log.warn({ reason: (err as Error).message }, 'could not schedule the alert check'),
+    );
+  };
+  rt.redis.on('ready', onRedisReady);
+  void checkNow();
   const connection = createRedis(rt.config.REDIS_URL);
   const worker = new Worker<AlertJobData>(
     QUEUE_NAMES.alerts,
@@ -231,6 +249,7 @@ export async function startAlertWorker(
   return {
     worker,
     async close() {
+      rt.redis.off('ready', onRedisReady);
       await worker.close();
       connection.disconnect();
       await closeAlertQueue(rt);

@@ -14,8 +14,13 @@ import type { Pool, PoolClient } from '../db/pool.js';
 /** How long a burst to one unit is coalesced before it is reconciled. */
 export const RECONCILE_DEBOUNCE_MS = 200;
 
-/** A drain's lease on the units it claimed; a crashed drain's units are claimable after it. */
-const LEASE_MS = 60_000;
+/**
+ * A drain's lease on the units it claimed; a crashed drain's units are claimable after it. The
+ * worker passes JOB_LOCK_DURATION, so a killed worker's units and its jobs are taken over alike.
+ * A lease that runs out under a slow drain costs only a repeated reconcile: the per-unit advisory
+ * lock (reconcile-units.ts), not the lease, keeps two reconciles of one unit apart.
+ */
+const DEFAULT_LEASE_MS = 30_000;
 
 type Db = Pick<PoolClient, 'query'>;
 
@@ -64,11 +69,15 @@ UPDATE reconcile_outbox o
 RETURNING o.unit_key AS key, o.version::text AS version`;
 
 /** Leases up to `limit` due units (a short transaction of its own). */
-export async function claimDueUnits(pool: Pool, limit: number): Promise<ClaimedUnit[]> {
+export async function claimDueUnits(
+  pool: Pool,
+  limit: number,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<ClaimedUnit[]> {
   const { rows } = await pool.query<ClaimedUnit>({
     name: 'outbox_claim_v1',
     text: CLAIM_SQL,
-    values: [limit, LEASE_MS],
+    values: [limit, leaseMs],
   });
   return rows;
 }

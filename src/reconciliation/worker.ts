@@ -113,7 +113,7 @@ export function startReconcileWorker(
     const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
     const lane = async () => {
       while (!closing) {
-        const claimed = await claimDueUnits(rt.pool, batchSize);
+        const claimed = await claimDueUnits(rt.pool, batchSize, rt.config.JOB_LOCK_DURATION);
         if (claimed.length === 0) return;
         await reconcileBatch(claimed, total);
         if (claimed.length < batchSize) return;
@@ -169,13 +169,22 @@ export function startReconcileWorker(
   });
 
   // The safety tick: one scheduler for every process (upsert is idempotent), so a unit whose
-  // wake-up Redis lost is reconciled within a tick.
+  // wake-up Redis lost is reconciled within a tick. A Redis restarted empty loses the scheduler
+  // with everything else, so it is installed again on every reconnect, with a wake-up: the
+  // outbox in Postgres still holds every unit the lost jobs were about.
   const tickMs = opts.tickMs ?? RECONCILE_TICK_MS;
-  void rt.queues.reconcile
-    .upsertJobScheduler('reconcile-tick', { every: tickMs }, { name: 'tick', data: {} })
-    .catch((err: unknown) =>
-      log.warn({ reason: (err as Error).message }, 'could not schedule the reconcile tick'),
-    );
+  const installTick = () =>
+    void rt.queues.reconcile
+      .upsertJobScheduler('reconcile-tick', { every: tickMs }, { name: 'tick', data: {} })
+      .catch((err: unknown) =>
+        log.warn({ reason: (err as Error).message }, 'could not schedule the reconcile tick'),
+      );
+  const onRedisReady = () => {
+    installTick();
+    wakeReconcile(rt);
+  };
+  rt.redis.on('ready', onRedisReady);
+  installTick();
   // Whatever was left in the outbox by a previous run is due now.
   wakeReconcile(rt);
 
@@ -184,6 +193,7 @@ export function startReconcileWorker(
     drainNow: drain,
     async close() {
       closing = true;
+      rt.redis.off('ready', onRedisReady);
       await worker.close();
       connection.disconnect(); // BullMQ closes only the connections it duplicated
     },

@@ -35,21 +35,31 @@ export async function startSweepWorker(
 ): Promise<SweepWorker> {
   const log = rt.log.child({ component: 'sweep' });
   const cron = opts.cron === undefined ? rt.config.RECON_SWEEP_CRON : opts.cron;
-  if (cron) {
-    await sweepQueue(rt).upsertJobScheduler(
-      NIGHTLY_SCHEDULER_ID,
-      { pattern: cron },
-      {
-        name: 'sweep',
-        data: { trigger: 'cron' },
-        opts: { removeOnComplete: 100, removeOnFail: 100 },
-      },
+  const installScheduler = async () => {
+    if (cron) {
+      await sweepQueue(rt).upsertJobScheduler(
+        NIGHTLY_SCHEDULER_ID,
+        { pattern: cron },
+        {
+          name: 'sweep',
+          data: { trigger: 'cron' },
+          opts: { removeOnComplete: 100, removeOnFail: 100 },
+        },
+      );
+    } else {
+      await sweepQueue(rt)
+        .removeJobScheduler(NIGHTLY_SCHEDULER_ID)
+        .catch(() => false);
+    }
+  };
+  await installScheduler();
+  // A Redis restarted empty loses the nightly scheduler: install it again on every reconnect,
+  // or the sweep would silently never run again.
+  const onRedisReady = () =>
+    void installScheduler().catch((err: unknown) =>
+      log.warn({ reason: (err as Error).message }, 'could not schedule the nightly sweep'),
     );
-  } else {
-    await sweepQueue(rt)
-      .removeJobScheduler(NIGHTLY_SCHEDULER_ID)
-      .catch(() => false);
-  }
+  rt.redis.on('ready', onRedisReady);
   const aborter = new AbortController();
   const connection = createRedis(rt.config.REDIS_URL);
   const worker = new Worker<SweepJobData>(
@@ -108,6 +118,7 @@ export async function startSweepWorker(
   return {
     worker,
     async close() {
+      rt.redis.off('ready', onRedisReady);
       // Stop the running sweep after its current page; it resumes from its cursor next time.
       aborter.abort();
       await worker.close();

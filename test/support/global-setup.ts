@@ -91,7 +91,9 @@ export default async function setup(project: TestProject) {
   // Several runs may share one Postgres (engineers in one checkout, CI jobs, worktrees): never drop
   // a database someone may be using. Test databases and templates carry their creation time and
   // are dropped only when hours old (and without FORCE, so an open connection keeps one alive).
-  const template = `recon_tpl_${Math.floor(Date.now() / 1000)}_${process.pid}`;
+  // Each project (main, chaos) runs this setup in the same process: its name keeps them apart.
+  const tag = (project.name || 'default').replace(/[^a-z0-9]/gi, '').toLowerCase();
+  const template = `recon_tpl_${Math.floor(Date.now() / 1000)}_${process.pid}_${tag}`;
   const TEMPLATE_MAX_AGE_S = 6 * 3600;
   try {
     const old = await admin.query<{ datname: string }>(

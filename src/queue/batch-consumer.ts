@@ -98,6 +98,11 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       drainDelay: this.#drainMs / 1_000,
       lockDuration: this.#lockMs,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      // A job whose worker died (kill -9, OOM, node drain) is handed to another one; BullMQ's
+      // default dead-letters it at the second death, which a rolling deploy over a backlog can
+      // cause. Two deaths are survived; the third sends it to the failed set, where the rows
+      // stay `pending` and the inbox relay enqueues them again after RELAY_STUCK_AFTER.
+      maxStalledCount: 2,
     });
     this.#redisOutage = new OutageLog(opts.log, 'redis', `${opts.queueName} jobs are not taken`);
     // During a Redis outage BullMQ emits an error per reconnect attempt: one line per outage.

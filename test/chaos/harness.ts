@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import http from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -406,6 +407,27 @@ export class Installation {
       mismatches: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
       duplicateMismatches: dup!.n,
     };
+  }
+
+  /** One Redis command on the installation's own Redis (redis-cli; '' when Redis is down). */
+  redisCli(...args: string[]): string {
+    try {
+      return execFileSync('redis-cli', ['-p', String(this.redis.port), ...args], {
+        encoding: 'utf8',
+        timeout: 5_000,
+      }).trim();
+    } catch {
+      return '';
+    }
+  }
+
+  /** Jobs of a queue in a state: active (held by a worker), wait, failed (the dead letters). */
+  jobs(
+    queue: 'stripe-events' | 'reconcile' | 'alerts',
+    state: 'active' | 'wait' | 'failed',
+  ): number {
+    const key = `${this.prefix}:${queue}:${state}`;
+    return Number(this.redisCli(state === 'failed' ? 'ZCARD' : 'LLEN', key) || 0);
   }
 
   /** Ids of the open `reversal_lost` mismatches' objects. */

@@ -293,8 +293,11 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     },
   });
   consumer.on('failed', (job, err, final) => {
-    // Retries exhausted (poison rows were marked already): the inbox rows say so too.
-    if (final && !(err instanceof UnrecoverableError)) void markFailed(jobIds(job), err);
+    // Retries exhausted (poison rows were marked already): the inbox rows say so too — unless
+    // the cause was the infrastructure (an outage longer than the retry budget). Those rows stay
+    // `pending`, so the relay enqueues them again once it can, with no operator needed.
+    if (final && !(err instanceof UnrecoverableError) && !isTransientError(err))
+      void markFailed(jobIds(job), err);
   });
 
   return {

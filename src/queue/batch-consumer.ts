@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
@@ -61,6 +61,14 @@ function corked<T>(redis: Redis, fn: () => Promise<T>): Promise<T> {
   return fn();
 }
 
+/** A job given up on because its workers kept dying while holding it (BullMQ's stall limit). */
+export class StalledTooOftenError extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StalledTooOftenError';
+  }
+}
+
 /**
  * Takes BullMQ jobs in batches. BullMQ's own Worker hands out one job per concurrency slot and,
  * whenever the queue holds a delayed job, fetches only one more job each time a running one
@@ -99,9 +107,8 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       lockDuration: this.#lockMs,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
       // A job whose worker died (kill -9, OOM, node drain) is handed to another one; BullMQ's
-      // default dead-letters it at the second death, which a rolling deploy over a backlog can
-      // cause. Two deaths are survived; the third sends it to the failed set, where the rows
-      // stay `pending` and the inbox relay enqueues them again after RELAY_STUCK_AFTER.
+      // default gives up at the second death, which a rolling deploy over a backlog can cause.
+      // Two deaths are survived; at the third the job goes to the failed set (see #handle).
       maxStalledCount: 2,
     });
     this.#redisOutage = new OutageLog(opts.log, 'redis', `${opts.queueName} jobs are not taken`);
@@ -179,12 +186,21 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     this.#inFlight.add(p);
   }
 
-  async #handle(jobs: Job<T>[], token: string): Promise<void> {
+  async #handle(fetched: Job<T>[], token: string): Promise<void> {
+    // A job whose workers died holding it more than `maxStalledCount` times comes back from the
+    // stalled checker marked for failure (BullMQ's own processor would fail it on fetch): it is
+    // not run again but sent to the failed set, so a job that kills its workers cannot do so
+    // forever.
+    const doomed = fetched.filter((j) => j.deferredFailure);
+    const jobs = doomed.length ? fetched.filter((j) => !j.deferredFailure) : fetched;
+    if (doomed.length)
+      await Promise.all(
+        doomed.map((j) => this.#settle(j, token, new StalledTooOftenError(j.deferredFailure!))),
+      );
+    if (jobs.length === 0) return;
     const keepLocked = setInterval(() => {
       for (const j of jobs) {
-        j.extendLock(token, this.#lockMs).catch((err: unknown) =>
-          this.#opts.log.warn({ err, jobId: j.id }, 'could not extend a job lock'),
-        );
+        j.extendLock(token, this.#lockMs).catch((err: unknown) => this.#redisOutage.failure(err));
       }
     }, this.#lockMs / 2);
     let outcomes: JobOutcome[];
@@ -217,8 +233,14 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
         this.emit('failed', job, outcome, job.finishedOn !== undefined);
       }
     } catch (err) {
-      // Lock lost (the stalled checker took the job back): it will run again, which is safe.
-      this.#opts.log.warn({ err, jobId: job.id }, 'could not settle a job; it will be redone');
+      // Redis away (one outage line, not one per job), or the lock lost (the stalled checker
+      // took the job back): either way the job runs again, which is safe.
+      if (this.#opts.connection.status !== 'ready') this.#redisOutage.failure(err);
+      else
+        this.#opts.log.warn(
+          { jobId: job.id, reason: (err as Error).message },
+          'could not settle a job; it will be redone',
+        );
     }
   }
 

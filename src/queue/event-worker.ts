@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe-client.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 import { RECONCILE_DEBOUNCE_MS } from '../reconciliation/outbox.js';
-import { BatchConsumer, type JobOutcome } from './batch-consumer.js';
+import { BatchConsumer, StalledTooOftenError, type JobOutcome } from './batch-consumer.js';
 import { MAX_EVENTS_PER_JOB, eventJobs } from './producer.js';
 import { QUEUE_NAMES, createRedis, type EventJobData } from './queues.js';
 
@@ -296,8 +296,9 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     // Retries exhausted (poison rows were marked already): the inbox rows say so too — unless
     // the cause was the infrastructure (an outage longer than the retry budget). Those rows stay
     // `pending`, so the relay enqueues them again once it can, with no operator needed.
-    if (final && !(err instanceof UnrecoverableError) && !isTransientError(err))
-      void markFailed(jobIds(job), err);
+    // A job whose workers kept dying is a dead letter too: its rows say so, for the replay.
+    const given = err instanceof StalledTooOftenError || !(err instanceof UnrecoverableError);
+    if (final && given && !isTransientError(err)) void markFailed(jobIds(job), err);
   });
 
   return {

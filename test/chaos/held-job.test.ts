@@ -13,6 +13,9 @@ import { Installation, Sender, report, until } from './harness.js';
  */
 
 let inst: Installation;
+// The inbox relay would enqueue the still-pending row again after RELAY_STUCK_AFTER and rescue
+// the event whatever happened to its job; kept out of the way, the test sees BullMQ's takeover.
+const NO_RELAY_RESCUE = { RELAY_STUCK_AFTER: '10m' };
 
 beforeAll(async () => {
   inst = await Installation.create();
@@ -36,7 +39,7 @@ const waiting = async () =>
   );
 
 it('a job whose worker dies twice while holding it is still projected exactly once', async () => {
-  const receiver = inst.start('serve');
+  const receiver = inst.start('serve', NO_RELAY_RESCUE);
   await inst.listening(receiver);
   const now = Math.floor(Date.now() / 1000);
   const dr = 'debrev_Bheld000000001';
@@ -55,7 +58,7 @@ it('a job whose worker dies twice while holding it is still projected exactly on
 
   const sender = new Sender(() => inst.base);
   await sender.send([ev]);
-  let worker: CliProcess = inst.start('worker');
+  let worker: CliProcess = inst.start('worker', NO_RELAY_RESCUE);
   const t0 = Date.now();
   for (let death = 1; death <= 2; death++) {
     await until(
@@ -67,7 +70,7 @@ it('a job whose worker dies twice while holding it is still projected exactly on
     expect(inst.jobs('stripe-events', 'active')).toBe(1);
     worker.signal('SIGKILL');
     await worker.waitForExit(5_000);
-    worker = inst.start('worker');
+    worker = inst.start('worker', NO_RELAY_RESCUE);
   }
   // The third worker takes the job over, and waits on the lock like the others did.
   await until(async () => (await waiting()) >= 3, 'worker 3 holding the job', 60_000, 100);
@@ -96,9 +99,6 @@ it('a job whose worker dies twice while holding it is still projected exactly on
     alerts: inst.alerts.announced('reversal_lost', dr),
     deadLetters: inst.jobs('stripe-events', 'failed'),
   });
-  // Projected by the worker that held the job, not rescued later by the inbox relay (which it
-  // would be, after RELAY_STUCK_AFTER, had the second death dead-lettered the job).
-  expect(projectSeconds).toBeLessThan(10);
   expect(rows).toHaveLength(1);
   expect(history).toEqual([{ to_status: 'lost' }]);
   expect(c).toMatchObject({ inbox: 1, processed: 1, failed: 0, duplicateMismatches: 0 });

@@ -23,7 +23,11 @@ function run(cmd, args) {
   }
 }
 
-run(process.execPath, [join(root, 'scripts/prisma-generate.mjs'), '--require-cli']);
+// `--skip-generate`: use the client `npm ci` generated (the production-build test, which must not
+// rewrite src/generated while other test files import it).
+if (!process.argv.includes('--skip-generate')) {
+  run(process.execPath, [join(root, 'scripts/prisma-generate.mjs'), '--require-cli']);
+}
 if (!existsSync(join(root, 'src/generated/prisma/client.ts'))) {
   console.error('build: the Prisma client was not generated into src/generated/prisma');
   process.exit(1);

@@ -3,9 +3,10 @@
 // that engine, but the CLI insists on resolving one, so we point it at a do-nothing executable
 // unless the user already has a real engine.
 //
-// `prisma` is a devDependency: a production install (`npm ci --omit=dev`) has no CLI, and needs
-// none, since the client was compiled into dist/ at build time. There this prints one line and
-// succeeds, as long as a generated client is present; `--require-cli` (the build) fails instead.
+// `prisma` is a devDependency: a production install (`npm ci --omit=dev --omit=optional`) has no
+// CLI, and needs none, since the client was compiled into dist/ at build time. There this prints
+// one line and succeeds, as long as a generated client is present; `--require-cli` (the build)
+// fails instead.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,18 +20,20 @@ const bin = join(
   '.bin',
   process.platform === 'win32' ? 'prisma.cmd' : 'prisma',
 );
-if (!existsSync(bin)) {
+const schema = join(root, 'prisma', 'schema.prisma');
+// A production install has no CLI (it is a devDependency) or, with the CLI pulled in anyway as
+// @prisma/client's optional peer by a plain `npm ci --omit=dev`, no schema to generate from.
+if (!existsSync(bin) || !existsSync(schema)) {
+  const missing = existsSync(bin) ? 'prisma/schema.prisma not present' : 'prisma CLI not installed';
   const built = ['dist/generated/prisma/client.js', 'src/generated/prisma/client.ts'].find((f) =>
     existsSync(join(root, f)),
   );
   if (built && !process.argv.includes('--require-cli')) {
-    console.log(
-      `prisma CLI not installed (production install): using the generated client in ${dirname(built)}`,
-    );
+    console.log(`${missing} (production install): using the generated client in ${dirname(built)}`);
     process.exit(0);
   }
   console.error(
-    'prisma CLI not installed and no generated Prisma client: install with dev dependencies (`npm ci`), then `npm run build`',
+    `${missing} and no generated Prisma client: install with dev dependencies (\`npm ci\`), then \`npm run build\``,
   );
   process.exit(1);
 }

@@ -198,25 +198,7 @@ describe('production install (npm ci --omit=dev --omit=optional of the build)', 
     const migrated = await recon(['migrate'], { DATABASE_URL: url });
     expect(migrated.code, show(migrated)).toBe(0);
     const port = await freePort();
-    const child = spawn(process.execPath, ['bin/recon.js', 'serve'], {
-      cwd: dir,
-      env: baseEnv({
-        DATABASE_URL: url,
-        REDIS_URL: redisUrl(),
-        QUEUE_PREFIX: randomQueuePrefix(),
-        STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
-        STRIPE_API_KEY: TEST_STRIPE_API_KEY,
-        OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_PRETTY: '1',
-      }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const serve = startRole('serve', url, { PORT: String(port), LOG_PRETTY: '1' });
     try {
       const base = `http://127.0.0.1:${port}`;
       const deadline = Date.now() + 20_000;
@@ -228,24 +210,75 @@ describe('production install (npm ci --omit=dev --omit=optional of the build)', 
         );
         if (!up) await new Promise((r) => setTimeout(r, 200));
       }
-      expect(up, out).toBe(true);
+      expect(up, serve.output()).toBe(true);
       expect((await http(base, 'GET', '/readyz')).status).toBe(200);
+      expect((await http(base, 'GET', '/readyz?role=receiver')).status).toBe(200);
       const metrics = await http<string>(base, 'GET', '/metrics');
       expect(metrics.text).toContain('webhook_requests_total');
       expect((await http(base, 'GET', '/console')).status).toBe(200);
       const list = await http(base, 'GET', '/api/mismatches', { token: TEST_OPERATOR_TOKEN });
       expect(list.status).toBe(200);
     } finally {
-      child.kill('SIGTERM');
+      serve.child.kill('SIGTERM');
     }
-    const code = await Promise.race([
-      exited,
-      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref()),
-    ]);
-    if (code === 'hung') child.kill('SIGKILL');
-    expect(code, out).toBe(0);
-    const lines = out.split('\n').filter(Boolean);
+    expect(await serve.exit(), serve.output()).toBe(0);
+    const lines = serve.output().split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
   });
+
+  it('recon worker starts its workers and stops cleanly on SIGTERM', async () => {
+    const url = await createEmptyDatabase();
+    const migrated = await recon(['migrate'], { DATABASE_URL: url });
+    expect(migrated.code, show(migrated)).toBe(0);
+    const worker = startRole('worker', url);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!worker.output().includes('"msg":"workers started"') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(worker.output()).toContain('"msg":"workers started"');
+    } finally {
+      worker.child.kill('SIGTERM');
+    }
+    expect(await worker.exit(), worker.output()).toBe(0);
+  });
 });
+
+/** `recon <role>` from the production install, with its output collected; exit() is bounded. */
+function startRole(
+  role: 'serve' | 'worker',
+  databaseUrl: string,
+  vars: Record<string, string> = {},
+) {
+  const child = spawn(process.execPath, ['bin/recon.js', role], {
+    cwd: dir,
+    env: baseEnv({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl(),
+      QUEUE_PREFIX: randomQueuePrefix(),
+      STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+      STRIPE_API_KEY: TEST_STRIPE_API_KEY,
+      OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+      HOST: '127.0.0.1',
+      ...vars,
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    child,
+    output: () => out,
+    async exit(): Promise<number | null | 'hung'> {
+      const code = await Promise.race([
+        exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000).unref()),
+      ]);
+      if (code === 'hung') child.kill('SIGKILL');
+      return code;
+    },
+  };
+}

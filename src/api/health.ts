@@ -14,6 +14,11 @@ type Probe = 'ok' | 'unavailable';
  * `GET /healthz` (the process answers), `GET /readyz` (Postgres and Redis answer, each probed
  * with a short timeout: 200 or 503 naming what failed), `GET /metrics` (Prometheus text).
  * None needs the operator token; none reveals configuration.
+ *
+ * `GET /readyz?role=receiver` is the readiness of a webhook receiver (`recon serve`): only Postgres
+ * decides, since the receiver keeps acknowledging webhooks into the Postgres inbox while Redis is
+ * down (the relay enqueues them later). Taking receivers out of a load balancer during a Redis
+ * outage would turn that design into refused deliveries; Redis's state is still reported.
  */
 export async function registerHealthRoutes(
   app: FastifyInstance,
@@ -34,7 +39,14 @@ export async function registerHealthRoutes(
 
   app.get('/healthz', { config: { auth: 'public' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { config: { auth: 'public' } }, async (_req, reply) => {
+  app.get('/readyz', { config: { auth: 'public' } }, async (req, reply) => {
+    const { role = 'all' } = req.query as { role?: unknown };
+    if (role !== 'all' && role !== 'receiver') {
+      // A typo in a probe's URL must show, not silently fall back to the stricter check.
+      return reply.code(400).send({
+        error: { type: 'invalid_request_error', message: "role must be 'receiver' or 'all'" },
+      });
+    }
     const [postgres, redis] = await Promise.all([
       probe('postgres', () => rt.pool.query('SELECT 1')),
       // The producer connection does not queue commands while disconnected: PING fails at once.
@@ -45,6 +57,16 @@ export async function registerHealthRoutes(
         if (problem) throw new Error(problem);
       }),
     ]);
+    if (role === 'receiver') {
+      const ok = postgres === 'ok';
+      return reply
+        .code(ok ? 200 : 503)
+        .send(
+          ok
+            ? { status: 'ok', role, postgres, redis }
+            : { status: 'unavailable', role, postgres, redis, failed: ['postgres'] },
+        );
+    }
     const ok = postgres === 'ok' && redis === 'ok';
     const failed = [postgres !== 'ok' && 'postgres', redis !== 'ok' && 'redis'].filter(Boolean);
     return reply

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, ReconError } from '../errors.js';
 import { loadConfig } from '../config/config.js';
@@ -7,9 +8,15 @@ import { run } from '../main.js';
 import { loadConfigWithoutStripe } from './config.js';
 import { registerOperatorCommands } from './operator-commands.js';
 
+// package.json sits two levels up from both src/cli/main.ts and the compiled dist/cli/main.js.
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
+
 const program = new Command()
   .name('recon')
   .description('Stripe reversal reconciliation worker')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program

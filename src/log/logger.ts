@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -33,9 +34,24 @@ export function createLogger(
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   };
   if (destination) return pino(options, destination);
-  // Pretty output only for a human at a terminal, never keyed on NODE_ENV.
-  if (process.stdout.isTTY) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  // Pretty output only when a human asks for it (LOG_PRETTY=1), never keyed on NODE_ENV or a TTY
+  // (a container run with `-t` is still read by a log shipper). pino-pretty is a devDependency:
+  // in a production install it is absent, and asking for it then gives JSON, not a crash.
+  const pretty = process.env.LOG_PRETTY === '1' ? prettyTarget() : null;
+  if (pretty) {
+    return pino({
+      ...options,
+      transport: { target: pretty, options: { colorize: Boolean(process.stdout.isTTY) } },
+    });
   }
   return pino(options);
+}
+
+/** The resolved path of pino-pretty, or null when it is not installed. */
+function prettyTarget(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve('pino-pretty');
+  } catch {
+    return null;
+  }
 }

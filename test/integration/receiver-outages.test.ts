@@ -78,6 +78,16 @@ describe('Redis down', () => {
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(503);
     expect(ready.json()).toMatchObject({ postgres: 'ok', redis: 'unavailable', failed: ['redis'] });
+    // A receiver stays ready: it is still acknowledging webhooks into Postgres.
+    const receiverReady = await app.inject('/readyz?role=receiver');
+    expect(receiverReady.statusCode).toBe(200);
+    expect(receiverReady.json()).toEqual({
+      status: 'ok',
+      role: 'receiver',
+      postgres: 'ok',
+      redis: 'unavailable',
+    });
+    expect((await app.inject('/readyz?role=reciever')).statusCode).toBe(400);
 
     redis.start();
     await waitFor(() => rt.redis.status === 'ready', { what: 'redis to come back' });
@@ -161,6 +171,9 @@ describe('Postgres down', () => {
         redis: 'ok',
         failed: ['postgres'],
       });
+      const receiverReady = await app.inject('/readyz?role=receiver');
+      expect(receiverReady.statusCode).toBe(503);
+      expect(receiverReady.json()).toMatchObject({ role: 'receiver', failed: ['postgres'] });
       expect(logs.text()).toContain('inbox unavailable');
     } finally {
       await app.close();

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMoney } from '../../src/domain/money.js';
 import type { MismatchKind, Severity } from '../../src/domain/types.js';
@@ -12,6 +10,7 @@ import { renderReport } from '../../src/reports/render.js';
 import { ReportBody } from '../../src/reports/schema.js';
 import { createReport } from '../../src/reports/store.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { launchBrowser } from '../support/browser.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { buildTestApp, testConfig } from '../support/events.js';
 
@@ -22,7 +21,6 @@ import { buildTestApp, testConfig } from '../support/events.js';
  */
 
 const AUTH = { authorization: 'Bearer op_test_token_0123456789abcdef' };
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = new URL('../../.vitest-output/report.png', import.meta.url);
 
 let db: TestDatabase;
@@ -188,23 +186,9 @@ describe('report formats', () => {
   });
 
   it('renders in headless Chromium (screenshot under .vitest-output/)', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} not found: install it with \`apt-get update && apt-get install -y chromium\` (CI: .ci/run must install it before npm test)`,
-      );
-    }
     const html = (await renderReport(rt, body.id, 'html')).content;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    // Debian's Chromium when installed, else the one the @sparticuz/chromium devDependency ships.
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const requests: string[] = [];

@@ -28,6 +28,8 @@ export function cliEnv(vars: Record<string, string | undefined> = {}): Record<st
     DOTENV_CONFIG_QUIET: 'true',
     NO_COLOR: '1',
     FORCE_COLOR: '0',
+    // The source under test, even when an earlier `npm run build` left a dist/ (bin/recon.js).
+    RECON_FROM_SOURCE: '1',
   };
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
   return env;

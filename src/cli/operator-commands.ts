@@ -148,6 +148,15 @@ export function registerOperatorCommands(program: Command): void {
   program
     .command('demo')
     .description('play a seeded platform day through the Stripe simulator and the whole pipeline')
+    .addHelpText(
+      'after',
+      `
+Database: RECON_DEMO_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/recon_demo).
+A database named recon_demo* is dropped and recreated on each run, but only if the demo created
+it (it marks the database with a comment); any other is refused, never dropped. A database of
+another name is used as it is. Redis: REDIS_URL (default redis://127.0.0.1:6379); the demo's
+keys (a prefix of its own) are removed when it exits.`,
+    )
     .option('--keep', 'leave the receiver, workers and simulator running afterwards')
     .option('--port <port>', 'receiver port (default: a free one, or 3000 with --keep)')
     .option('--seed <n>', 'seed of the scripted day', '42')

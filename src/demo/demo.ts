@@ -6,6 +6,7 @@ import pg from 'pg';
 import { loadConfig } from '../config/config.js';
 import { ensureDatabase, migrate } from '../db/migrate.js';
 import { formatMoney } from '../domain/money.js';
+import { ReconError } from '../errors.js';
 import { createProgress } from '../cli/progress.js';
 import { createLogger } from '../log/logger.js';
 import { startServer, startWorkers, type Stoppable } from '../main.js';
@@ -43,11 +44,20 @@ const HOUR_MS = 3_600_000;
 /**
  * Nine simulated days (Treasury reversals take days to settle) are played in seconds. The
  * reconciler reads the simulator's clock instead of the wall clock, so grace periods and stuck
- * thresholds mean what they mean in production; the clock starts nine days back and ends two
- * hours past now, so every ledger entry written during the run is past the 15-minute grace.
+ * thresholds mean what they mean in production. The clock starts nine days and two hours before
+ * the demo started and so ends at that moment — never ahead of the wall clock: every ledger entry
+ * written during the run is past the 15-minute grace, and a `recon` command run afterwards on the
+ * kept demo (which reads the wall clock) sees time move forward, never back. With --keep the
+ * simulator's clock then follows the wall clock.
  */
 const SIM_DAYS = 9;
 const SIM_TAIL_MS = 2 * HOUR_MS;
+
+/** Written as the comment of a database the demo created: the only kind it will ever drop. */
+const DEMO_MARK = 'created by recon demo';
+
+/** The demo refuses to touch a database it cannot prove it made. */
+export class DemoDatabaseError extends ReconError {}
 
 async function resetDemoDatabase(url: string): Promise<void> {
   const u = new URL(url);
@@ -60,11 +70,36 @@ async function resetDemoDatabase(url: string): Promise<void> {
   const admin = new pg.Client({ connectionString: u.toString() });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    const { rows } = await admin.query<{ comment: string | null }>(
+      `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+      [name],
+    );
+    if (rows.length > 0) {
+      // Someone else's recon_demo (or one from before the mark existed) is left alone: dropping a
+      // database with FORCE on a shared server is not a demo's call.
+      if (!rows[0]!.comment?.startsWith(DEMO_MARK))
+        throw new DemoDatabaseError(
+          `database "${name}" exists but was not created by recon demo, so it is not dropped; ` +
+            `drop it yourself or point RECON_DEMO_DATABASE_URL at another database`,
+        );
+      await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+    }
     await admin.query(`CREATE DATABASE "${name}"`);
+    const mark = `${DEMO_MARK} on ${new Date().toISOString()}; dropped and recreated by each demo run`;
+    await admin.query(`COMMENT ON DATABASE "${name}" IS ${admin.escapeLiteral(mark)}`);
   } finally {
     await admin.end();
   }
+}
+
+/** Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked). */
+async function removeQueueKeys(redis: Runtime['redis'], prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
 
 async function waitUntil(
@@ -133,7 +168,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
   const sim: Simulator = await createSimulator({
     seed,
-    startTime: started - SIM_DAYS * DAY_MS,
+    startTime: started - SIM_DAYS * DAY_MS - SIM_TAIL_MS,
     webhook: { concurrency: 8, retryBaseMs: 50 },
   });
   // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
@@ -326,16 +361,23 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (opts.keep) {
       print('Look further (Authorization: Bearer <token>):');
       print(
-        `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/mismatches?status=open`,
+        `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/mismatches?status=open'`,
       );
       print(
         `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/reports/latest?format=html' > report.html`,
       );
       if (found[0]?.object_id)
         print(
-          `  curl -H 'Authorization: Bearer ${operatorToken}' ${base}/api/reversals/${found[0].object_id}`,
+          `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/reversals/${found[0].object_id}'`,
         );
-      print(`  ${base}/metrics   ${base}/readyz`);
+      print(`  ${base}/console   ${base}/metrics   ${base}/readyz`);
+      print('');
+      print('Run recon commands against this demo (e.g. npx recon reconcile, npx recon report):');
+      print(
+        `  export DATABASE_URL='${databaseUrl}' REDIS_URL='${redisUrl}' QUEUE_PREFIX='${config.QUEUE_PREFIX}' ` +
+          `STRIPE_API_BASE='${sim.url}' STRIPE_API_KEY='${sim.apiKey}' ` +
+          `STRIPE_WEBHOOK_SECRET='${secret}' OPERATOR_TOKEN='${operatorToken}'`,
+      );
     } else {
       // The servers stop with this process: point at --keep rather than at URLs about to vanish.
       print('To explore the API, the HTML report and /metrics afterwards: npm run demo -- --keep');
@@ -343,10 +385,17 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     step(opts.keep ? 'done — still running (--keep); Ctrl-C to stop' : 'done');
 
     if (opts.keep) {
+      // From here the simulated clock follows the wall clock, so the kept demo and any recon
+      // command pointed at it agree on what time it is.
+      const follow = setInterval(() => {
+        const behind = Date.now() - sim.now();
+        if (behind > 0) void sim.advance(behind).catch(() => {});
+      }, 1_000);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      clearInterval(follow);
     }
     return { ok, planted: scenario.planted, found };
   } finally {
@@ -355,9 +404,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     )) {
       await s.stop().catch(() => {});
     }
-    // Demo queues are throwaway: remove their keys so repeated runs leave Redis clean.
-    for (const queue of Object.values(rt.queues))
-      await queue.obliterate({ force: true }).catch(() => {});
+    // Demo queues are throwaway: remove all their keys (every queue under the demo's prefix) so
+    // repeated runs leave Redis clean.
+    await removeQueueKeys(rt.redis, config.QUEUE_PREFIX).catch(() => {});
     await rt.close();
     await sim.close();
   }

@@ -4,7 +4,7 @@ import { startAlertWorker } from './alerts/worker.js';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
-import { StartupCheckError } from './errors.js';
+import { DependencyError, StartupCheckError, postgresUnavailable } from './errors.js';
 import type { Logger } from './log/logger.js';
 import { startEventWorker } from './queue/event-worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
@@ -27,10 +27,8 @@ export interface Stoppable {
  * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
  */
 export async function startupChecks(rt: Runtime): Promise<void> {
-  const pending = await pendingMigrations(rt.pool).catch((err: Error) => {
-    throw new StartupCheckError(`cannot reach Postgres (DATABASE_URL): ${err.message}`, {
-      cause: err,
-    });
+  const pending = await pendingMigrations(rt.pool).catch((err: unknown) => {
+    throw postgresUnavailable(rt.config.DATABASE_URL, err);
   });
   if (pending.length) {
     throw new StartupCheckError(
@@ -71,6 +69,14 @@ export async function startServer(
   } catch (err) {
     await relay.stop().catch(() => {});
     await app.close().catch(() => {});
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new DependencyError(
+        code === 'EADDRINUSE'
+          ? `port ${rt.config.PORT} on ${rt.config.HOST} is already in use (set PORT or stop the other process)`
+          : `cannot listen on ${rt.config.HOST}:${rt.config.PORT} (${code}; set PORT/HOST)`,
+        { cause: err },
+      );
     throw err;
   }
   rt.log.info({ port: rt.config.PORT }, 'receiver listening');

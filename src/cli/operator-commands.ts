@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
-import { ReconError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { runDemo } from '../demo/demo.js';
 import { importLedgerCsv } from '../ledger/csv-import.js';
 import { createLogger } from '../log/logger.js';
@@ -16,13 +15,17 @@ import { SweepInterruptedError } from '../sweep/run.js';
 import { replayStripeEvents } from '../sweep/replay.js';
 import { backfill, runSweep, startSweep } from '../sweep/start.js';
 import { sweepRunJson, type SweepRun } from '../sweep/store.js';
-import { loadConfigWithoutStripe } from './config.js';
+import { loadConfigFor, loadConfigWithoutStripe } from './config.js';
 import { createProgress } from './progress.js';
 import { parseSince } from './since.js';
 
-/** Runs `fn` with a runtime whose logs go to stderr at warn level, and always closes it. */
+/**
+ * Runs `fn` with a runtime whose logs go to stderr at warn level, and always closes it. Only a
+ * command that calls Stripe's API (`needsStripe`) is asked for a Stripe key; none of them needs
+ * the webhook secret or an operator token.
+ */
 async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, needsStripe = false): Promise<T> {
-  const config = needsStripe ? loadConfig() : loadConfigWithoutStripe();
+  const config = needsStripe ? loadConfigFor({ stripeApi: true }) : loadConfigWithoutStripe();
   const rt = createRuntime(config, createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }));
   try {
     return await fn(rt);
@@ -89,12 +92,12 @@ export function registerOperatorCommands(program: Command): void {
       }) => {
         const modes = [opts.deadLetter, opts.inbox, opts.stripeEvents].filter(Boolean).length;
         if (modes !== 1) {
-          throw new ReconError(
+          throw new UsageError(
             'choose one of --dead-letter, --inbox --since T, --stripe-events --since T',
           );
         }
         if ((opts.inbox || opts.stripeEvents) && !opts.since) {
-          throw new ReconError('--inbox and --stripe-events need --since T');
+          throw new UsageError('--inbox and --stripe-events need --since T');
         }
         await withRuntime(async (rt) => {
           if (opts.deadLetter) {
@@ -133,7 +136,7 @@ export function registerOperatorCommands(program: Command): void {
     .action(
       async (opts: { port: string; webhook?: string; webhookSecret?: string; seed?: string }) => {
         if (opts.webhook && !opts.webhookSecret?.startsWith('whsec_')) {
-          throw new ReconError('--webhook needs --webhook-secret whsec_…');
+          throw new UsageError('--webhook needs --webhook-secret whsec_…');
         }
         await runSimulatorCli({
           port: Number(opts.port),
@@ -222,7 +225,7 @@ keys (a prefix of its own) are removed when it exits.`,
     .action(async (opts: { account?: string; since?: string; queue?: boolean }) => {
       const since = opts.since ? parseSince(opts.since) : null;
       if (opts.account && !/^(acct_[A-Za-z0-9]+|platform)$/.test(opts.account)) {
-        throw new ReconError('--account must be acct_… or platform');
+        throw new UsageError('--account must be acct_… or platform');
       }
       await withRuntime(async (rt) => {
         if (opts.queue) {
@@ -261,7 +264,7 @@ keys (a prefix of its own) are removed when it exits.`,
     .option('--id <report>', 'a report id (rpt_…)', 'latest')
     .action(async (opts: { format: string; out?: string; id: string }) => {
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) {
-        throw new ReconError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+        throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
       }
       await withRuntime(async (rt) => {
         const r = await renderReport(rt, opts.id, opts.format as ReportFormat);

@@ -6,7 +6,7 @@ import type { Runtime } from '../runtime.js';
 import { LEDGER_COLUMNS, validateLedgerEntry, type LedgerEntryInput } from './schema.js';
 import { writeLedgerEntries, type LedgerSourceName } from './store.js';
 import { inTransaction } from '../db/pool.js';
-import { ReconError } from '../errors.js';
+import { InputFileError, ReconError } from '../errors.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 
 /**
@@ -82,7 +82,7 @@ export async function importLedgerCsv(
     typeof input === 'string'
       ? (
           await stat(input).catch((err: NodeJS.ErrnoException) => {
-            throw new ReconError(
+            throw new InputFileError(
               `cannot read ${input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
             );
           })

@@ -231,7 +231,7 @@ describe('recon reconcile, report and replay against the simulator', () => {
       ].sort(),
     );
 
-    expect(badFormat.code).toBe(1);
+    expect(badFormat.code).toBe(2);
     expect(lines(badFormat.stderr)).toEqual(['recon: --format must be one of json, csv, md, html']);
 
     expect(dead.code, dead.stderr).toBe(0);

@@ -45,6 +45,12 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.failure;
 }
 
+/** An error as stored in a `last_error` column: its class and message, bounded. */
+export function errorText(err: unknown): string {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return msg.slice(0, 2_000);
+}
+
 /** `host:port/database` (and the user) of a Postgres URL — never its password. */
 export function describePostgres(url: string): string {
   try {

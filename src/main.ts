@@ -8,7 +8,7 @@ import { DependencyError, StartupCheckError, postgresUnavailable } from './error
 import type { Logger } from './log/logger.js';
 import { startEventWorker } from './queue/event-worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
-import { startInboxRelay } from './queue/relay.js';
+import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';

@@ -4,7 +4,7 @@ import { runDemo } from '../demo/demo.js';
 import { importLedgerCsv } from '../ledger/csv-import.js';
 import { createLogger } from '../log/logger.js';
 import { listDeadLetters, replayDeadLetters } from '../queue/dead-letter.js';
-import { replayInbox } from '../queue/relay.js';
+import { replayInbox } from '../inbox/replay.js';
 import { writeFile } from 'node:fs/promises';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { runSimulatorCli } from '../simulator/index.js';

@@ -1,3 +1,4 @@
+import { INBOX } from '../inbox/statements.js';
 import type Stripe from 'stripe';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { ReconError } from '../errors.js';
@@ -350,13 +351,7 @@ export async function applyEvents(
   const changed = await transact(pool, opts.maxTxRetries ?? 5, async (c) => {
     const changed = await rows.write(c, opts.reconcileDebounceMs);
     if (ids.length > 0) {
-      await c.query(
-        `UPDATE "stripe_events"
-            SET "status" = CASE WHEN "id" = ANY($2::text[]) THEN 'ignored' ELSE 'processed' END,
-                "processed_at" = now(), "attempts" = "attempts" + 1, "last_error" = NULL
-          WHERE "id" = ANY($1::text[])`,
-        [ids, ignoredIds],
-      );
+      await c.query(INBOX.markApplied, [ids, ignoredIds]);
     }
     return changed;
   });

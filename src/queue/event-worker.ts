@@ -1,3 +1,8 @@
+import {
+  loadPayloads,
+  markFailed as markInboxFailed,
+  noteAttempt as noteInboxAttempt,
+} from '../inbox/statements.js';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import { isTransientError } from '../errors.js';
@@ -42,11 +47,6 @@ export interface EventWorker {
   close(): Promise<void>;
 }
 
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return msg.slice(0, 2_000);
-}
-
 /** The event ids a job stands for (batch jobs, and the one-event jobs of the earlier design). */
 function jobIds(job: Job<EventJobData>): string[] {
   const d = job.data ?? {};
@@ -89,35 +89,15 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   const pgOutage = new OutageLog(log, 'postgres', 'events are not projected; their jobs retry');
 
   const markFailed = (ids: string[], err: unknown) =>
-    rt.pool
-      .query(
-        `UPDATE "stripe_events" SET "status" = 'failed', "last_error" = $2,
-                "attempts" = "attempts" + 1 WHERE "id" = ANY($1::text[])`,
-        [ids, errorText(err)],
-      )
-      .catch((e: unknown) =>
-        log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
-      );
+    markInboxFailed(rt.pool, ids, err).catch((e: unknown) =>
+      log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
+    );
 
   const noteAttempt = (ids: string[], err: unknown) =>
-    rt.pool
-      .query(
-        `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
-          WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
-        [ids, errorText(err)],
-      )
-      .catch(() => {});
+    noteInboxAttempt(rt.pool, ids, err).catch(() => {});
 
   /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
-  const inboxPayloads = async (ids: string[]): Promise<Map<string, string>> => {
-    if (ids.length === 0) return new Map();
-    const { rows } = await rt.pool.query<{ id: string; payload: string }>({
-      name: 'inbox_payloads_v1',
-      text: `SELECT "id", "payload" FROM "stripe_events" WHERE "id" = ANY($1::text[])`,
-      values: [ids],
-    });
-    return new Map(rows.map((r) => [r.id, r.payload]));
-  };
+  const inboxPayloads = (ids: string[]) => loadPayloads(rt.pool, ids);
 
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {

@@ -38,7 +38,7 @@ async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, needsStripe = fal
  * The last line of `recon ledger import`. A dry run's counts are what the import would do, so it
  * says so ("would create"): "0 created" for a file of seven new rows read as if it were useless.
  */
-export function importSummary(r: CsvImportResult, dryRun: boolean, skipInvalid: boolean): string {
+function importSummary(r: CsvImportResult, dryRun: boolean, skipInvalid: boolean): string {
   const invalid = `${r.invalid} invalid`;
   if (dryRun) {
     const blocked = r.invalid > 0 && !skipInvalid;

@@ -107,22 +107,30 @@ async function closeServer(app: FastifyInstance): Promise<void> {
 
 export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
   const stripe = createStripeClient(rt.config);
-  const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
-  const reconcile = startReconcileWorker(rt, {
-    concurrency: rt.config.RECONCILE_CONCURRENCY,
-    onChanges: (changes) => onMismatchChanges(rt, changes),
-  });
-  const alerts = await startAlertWorker(rt);
-  const sweep = await startSweepWorker(rt);
-  const lookups = startStripeLookupWorker(rt);
+  // Stopped in reverse if a later one fails to start: `run` only knows the list once this
+  // returns, and a worker left running after a failed start keeps the process alive on a closed
+  // pool, logging failures instead of exiting.
+  const started: Stoppable[] = [];
+  try {
+    const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
+    started.push({ name: 'event-worker', stop: () => events.close() });
+    const reconcile = startReconcileWorker(rt, {
+      concurrency: rt.config.RECONCILE_CONCURRENCY,
+      onChanges: (changes) => onMismatchChanges(rt, changes),
+    });
+    started.push({ name: 'reconcile-worker', stop: () => reconcile.close() });
+    const alerts = await startAlertWorker(rt);
+    started.push({ name: 'alert-worker', stop: () => alerts.close() });
+    const sweep = await startSweepWorker(rt);
+    started.push({ name: 'sweep-worker', stop: () => sweep.close() });
+    const lookups = startStripeLookupWorker(rt);
+    started.push({ name: 'stripe-lookup-worker', stop: () => lookups.close() });
+  } catch (err) {
+    for (const s of [...started].reverse()) await s.stop().catch(() => {});
+    throw err;
+  }
   rt.log.info('workers started');
-  return [
-    { name: 'stripe-lookup-worker', stop: () => lookups.close() },
-    { name: 'sweep-worker', stop: () => sweep.close() },
-    { name: 'alert-worker', stop: () => alerts.close() },
-    { name: 'reconcile-worker', stop: () => reconcile.close() },
-    { name: 'event-worker', stop: () => events.close() },
-  ];
+  return started.reverse();
 }
 
 export type Role = 'serve' | 'worker' | 'start';

@@ -6,7 +6,7 @@ import type { Config } from './config/config.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { DependencyError, StartupCheckError, postgresUnavailable } from './errors.js';
 import type { Logger } from './log/logger.js';
-import { startEventWorker } from './queue/event-worker.js';
+import { startEventWorker } from './projections/worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
 import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';

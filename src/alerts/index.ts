@@ -16,7 +16,6 @@ export {
   onMismatchChanges,
   scheduleAlertCheck,
   type AlertJobData,
-  type MismatchChanges,
 } from './queue.js';
 export {
   runAlertCheck,

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { QUEUE_NAMES } from '../queue/queues.js';
 import { redisReady, withTimeout } from '../queue/producer.js';
+import type { MismatchChanges } from '../reconciliation/persist.js';
 import type { Runtime } from '../runtime.js';
 import type { Notification } from './messages.js';
 import type { AlertSettings, SinkName } from './settings.js';
@@ -73,12 +74,6 @@ export async function scheduleAlertCheck(
   );
 }
 
-/** The reconciler's change lists (src/reconciliation/persist.ts); only their lengths matter here. */
-export interface MismatchChanges {
-  opened: readonly unknown[];
-  escalated: readonly unknown[];
-  resolved: readonly unknown[];
-}
 
 /**
  * The reconciler's hook: after mismatches were persisted, schedule a grouped check if anything

@@ -1,0 +1,77 @@
+import type Stripe from 'stripe';
+
+/** `sk_live_…` → secret/live; `rk_test_…` → restricted/test. */
+export interface StripeKeyKind {
+  kind: 'secret' | 'restricted' | 'unknown';
+  mode: 'live' | 'test' | 'unknown';
+}
+
+export function stripeKeyKind(key: string): StripeKeyKind {
+  const m = /^(sk|rk)_(live|test)_/.exec(key);
+  if (!m) return { kind: 'unknown', mode: 'unknown' };
+  return { kind: m[1] === 'rk' ? 'restricted' : 'secret', mode: m[2] as 'live' | 'test' };
+}
+
+/** `rk_live_…wxyz`: enough to tell keys apart in a log, never enough to use one. */
+export function maskStripeKey(key: string): string {
+  const m = /^((?:sk|rk)_(?:live|test)_)/.exec(key);
+  return `${m?.[1] ?? ''}…${key.slice(-4)}`;
+}
+
+/**
+ * What Stripe said about the key: `ok`; `invalid` (401: wrong, rolled, revoked or expired);
+ * `forbidden` (403: a restricted key without the permission asked for); `unreachable` (no
+ * answer, 5xx, rate limited: says nothing about the key).
+ */
+export type StripeKeyStatus = 'ok' | 'invalid' | 'forbidden' | 'unreachable';
+
+export interface StripeKeyCheck extends StripeKeyKind {
+  status: StripeKeyStatus;
+  /** One line for a log or an operator; no secret in it. */
+  message: string;
+  /** When it was checked, ISO-8601. */
+  checked_at: string;
+}
+
+/** True for Stripe's answers that no retry can change: the key is bad (401) or lacks a permission (403). */
+export function isStripeKeyError(err: unknown): boolean {
+  const e = err as { type?: unknown; statusCode?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  return (
+    e.type === 'StripeAuthenticationError' ||
+    e.type === 'StripePermissionError' ||
+    e.statusCode === 401 ||
+    e.statusCode === 403
+  );
+}
+
+export function classifyStripeError(err: unknown): Exclude<StripeKeyStatus, 'ok'> {
+  const e = err as { type?: unknown; statusCode?: unknown } | null;
+  if (e?.type === 'StripeAuthenticationError' || e?.statusCode === 401) return 'invalid';
+  if (e?.type === 'StripePermissionError' || e?.statusCode === 403) return 'forbidden';
+  return 'unreachable';
+}
+
+/**
+ * One cheap authenticated read (`GET /v1/events?limit=1`, a permission the sweep needs anyway):
+ * does Stripe accept the key? Never throws.
+ */
+export async function checkStripeKey(stripe: Stripe, key: string): Promise<StripeKeyCheck> {
+  const kind = stripeKeyKind(key);
+  const checked_at = new Date().toISOString();
+  const label = `${kind.kind === 'restricted' ? 'restricted' : 'secret'} ${kind.mode} key ${maskStripeKey(key)}`;
+  try {
+    await stripe.events.list({ limit: 1 });
+    return { ...kind, status: 'ok', message: `Stripe accepts the ${label}`, checked_at };
+  } catch (err) {
+    const status = classifyStripeError(err);
+    const why = (err as Error).message.split('\n')[0];
+    const message =
+      status === 'invalid'
+        ? `Stripe rejects the ${label} (401: wrong, rolled or revoked): ${why}`
+        : status === 'forbidden'
+          ? `the ${label} lacks a permission (403): ${why}`
+          : `could not check the ${label}: ${why}`;
+    return { ...kind, status, message, checked_at };
+  }
+}

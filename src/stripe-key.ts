@@ -1,4 +1,16 @@
 import type Stripe from 'stripe';
+import { ReconError } from './errors.js';
+
+/** Stripe refused the key itself (401) or a permission (403): retrying cannot help. */
+export class StripeKeyError extends ReconError {}
+
+/** The one line to log, alert and print when Stripe refuses the key. */
+export function stripeKeyFailure(err: unknown): string {
+  const why = (err as Error).message.split('\n')[0];
+  return classifyStripeError(err) === 'invalid'
+    ? `Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked; not retried): ${why}`
+    : `STRIPE_API_KEY lacks a permission (403; not retried): ${why}`;
+}
 
 /** `sk_live_…` → secret/live; `rk_test_…` → restricted/test. */
 export interface StripeKeyKind {

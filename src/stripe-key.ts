@@ -87,3 +87,55 @@ export async function checkStripeKey(stripe: Stripe, key: string): Promise<Strip
     return { ...kind, status, message, checked_at };
   }
 }
+
+/** The last key check of a process, for `/readyz` and the start-up warning. */
+export interface StripeKeyMonitor {
+  /** The last result, or null before the first check finished. */
+  latest(): StripeKeyCheck | null;
+  /** Checks now (one request); concurrent callers share it. Never throws. */
+  refresh(): Promise<StripeKeyCheck>;
+  /** Starts a check if the last one is older than `maxAgeMs` (or none ran); returns at once. */
+  refreshIfStale(maxAgeMs: number): void;
+  /** Something else learnt the key's fate (a sweep got a 401): keep it. */
+  record(check: StripeKeyCheck): void;
+}
+
+const monitors = new WeakMap<object, StripeKeyMonitor>();
+
+/**
+ * One monitor per runtime (so `recon start`'s server shows what its workers found at start).
+ * `client` builds the SDK client on first use (tests pass the simulator's).
+ */
+export function stripeKeyMonitor(
+  owner: object,
+  key: string,
+  client: () => Stripe,
+): StripeKeyMonitor {
+  const existing = monitors.get(owner);
+  if (existing) return existing;
+  let last: StripeKeyCheck | null = null;
+  let lastAt = 0;
+  let running: Promise<StripeKeyCheck> | null = null;
+  let stripe: Stripe | null = null;
+  const m: StripeKeyMonitor = {
+    latest: () => last,
+    refresh() {
+      running ??= checkStripeKey((stripe ??= client()), key).then((c) => {
+        last = c;
+        lastAt = Date.now();
+        running = null;
+        return c;
+      });
+      return running;
+    },
+    refreshIfStale(maxAgeMs) {
+      if (!running && (!last || Date.now() - lastAt > maxAgeMs)) void m.refresh();
+    },
+    record(check) {
+      last = check;
+      lastAt = Date.now();
+    },
+  };
+  monitors.set(owner, m);
+  return m;
+}

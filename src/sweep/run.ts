@@ -11,7 +11,15 @@ import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
 import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
 import { createReport, pruneReports } from '../reports/store.js';
 import type { Runtime } from '../runtime.js';
-import { StripeKeyError, isStripeKeyError, stripeKeyFailure } from '../stripe-key.js';
+import { createStripeClient } from '../stripe-client.js';
+import {
+  StripeKeyError,
+  classifyStripeError,
+  isStripeKeyError,
+  stripeKeyFailure,
+  stripeKeyKind,
+  stripeKeyMonitor,
+} from '../stripe-key.js';
 import { knownAccounts, recoverEvents } from './recover.js';
 import { createSweepStripeClient } from './stripe.js';
 import {
@@ -158,6 +166,14 @@ class SweepExecution {
       () => this.run,
     );
     this.log.error({ phase: this.cursor.phase }, `sweep failed: ${line}`);
+    // /readyz shows it from now on, not only after its next background check.
+    const key = this.rt.config.STRIPE_API_KEY;
+    stripeKeyMonitor(this.rt, key, () => createStripeClient(this.rt.config)).record({
+      ...stripeKeyKind(key),
+      status: classifyStripeError(err) === 'invalid' ? 'invalid' : 'forbidden',
+      message: line,
+      checked_at: new Date().toISOString(),
+    });
     try {
       await enqueueSweepFailed(this.rt, this.run.id, line);
     } catch (e) {

@@ -4,10 +4,12 @@ import { QUEUE_NAMES } from '../../src/queue/queues.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { StripeKeyError } from '../../src/stripe-key.js';
-import { backfill } from '../../src/sweep/start.js';
+import { sweepQueue } from '../../src/sweep/queue.js';
+import { backfill, startSweep } from '../../src/sweep/start.js';
+import { startSweepWorker } from '../../src/sweep/worker.js';
 import { createSweepStripeClient } from '../../src/sweep/stripe.js';
 import { getSweepRun } from '../../src/sweep/store.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { testConfig } from '../support/events.js';
 
 /**
@@ -135,6 +137,32 @@ describe('a revoked key', () => {
       });
     } finally {
       await q.close();
+    }
+  });
+
+  it('fails a queued sweep on its first attempt: the sweep worker does not retry it', async () => {
+    const rt = await runtime({ JOB_ATTEMPTS: '5' });
+    sim.setApiKeyState({ state: 'revoked' });
+    const paths: string[] = [];
+    const stripe = createSweepStripeClient(rt.config, { onRequest: (_m, p) => paths.push(p) });
+    const worker = await startSweepWorker(rt, { cron: null, stripe });
+    try {
+      const run = await startSweep(rt, { trigger: 'cli' });
+      const failed = await waitFor(
+        async () => {
+          const r = await getSweepRun(rt.pool, run.id);
+          return r?.status === 'failed' ? r : null;
+        },
+        { what: 'the sweep to fail' },
+      );
+      expect(failed.error).toMatch(/^Stripe rejects STRIPE_API_KEY \(401/);
+      const jobs = await sweepQueue(rt).getJobs(['failed']);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]!.attemptsMade).toBe(1);
+      expect(jobs[0]!.failedReason).toContain('Stripe rejects STRIPE_API_KEY');
+      expect(paths).toHaveLength(1);
+    } finally {
+      await worker.close();
     }
   });
 });

@@ -3,6 +3,8 @@ import { HANDLED_EVENT_TYPES } from '../../src/receiver/event-types.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { STRIPE_API_VERSION } from '../../src/stripe-client.js';
 import { cliEnv, killAllChildren, runCli } from '../support/cli.js';
+import { createTestDatabase, randomQueuePrefix, redisUrl } from '../support/db.js';
+import { TEST_OPERATOR_TOKEN, TEST_WEBHOOK_SECRET } from '../support/events.js';
 
 /**
  * `recon stripe setup` and `recon stripe check` as an operator runs them (child processes),
@@ -165,5 +167,36 @@ describe('recon stripe check', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Stripe rejects the secret test key sk_test_…ator (401');
     expect(r.stdout).toContain('FAIL: replace STRIPE_API_KEY');
+  });
+});
+
+describe('recon backfill with a revoked key', () => {
+  it('fails at once with one line and exit 1', async () => {
+    const db = await createTestDatabase();
+    try {
+      sim.setApiKeyState({ state: 'revoked' });
+      const r = await runCli(
+        ['backfill'],
+        cliEnv({
+          DATABASE_URL: db.url,
+          REDIS_URL: redisUrl(),
+          QUEUE_PREFIX: randomQueuePrefix(),
+          STRIPE_API_KEY: sim.apiKey,
+          STRIPE_API_BASE: sim.url,
+          STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+          OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+          LOG_LEVEL: 'silent',
+        }),
+      );
+      expect(r.code).toBe(1);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('recon:'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /^recon: sweep \S+ failed: Stripe rejects STRIPE_API_KEY \(401: wrong, rolled or revoked; not retried\)/,
+      );
+      expect(r.stderr + r.stdout).not.toContain(sim.apiKey);
+    } finally {
+      await db.close();
+    }
   });
 });

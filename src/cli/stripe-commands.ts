@@ -7,7 +7,7 @@ import { checkStripeKey, classifyStripeError, maskStripeKey } from '../stripe-ke
 import {
   applySetup,
   checkEndpoints,
-  ENDPOINT_ROLE_METADATA,
+  endpointRole,
   listWebhookEndpoints,
   planSetup,
   probePermissions,
@@ -72,7 +72,7 @@ async function setup(opts: { url: string; dryRun?: boolean }): Promise<void> {
   const plan = planSetup(url, endpoints);
   for (const e of plan.extra) {
     console.log(
-      `note: ${roleLabel(e.metadata?.[ENDPOINT_ROLE_METADATA] === 'connect' ? 'connect' : 'platform')} ` +
+      `note: ${roleLabel(endpointRole(e) ?? 'platform')} ` +
         `${e.id} at ${e.url} is another one of the same kind (API ${e.api_version ?? 'default'}); ` +
         `left alone — delete it once it is no longer needed, or it delivers every event twice`,
     );

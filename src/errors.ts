@@ -10,6 +10,101 @@ export class ConfigError extends ReconError {}
 export class InboxUnavailableError extends ReconError {}
 export class MigrationError extends ReconError {}
 export class StartupCheckError extends ReconError {}
+/** Postgres, Redis, Stripe or a port is not there (or refuses us): nothing wrong with the input. */
+export class DependencyError extends ReconError {}
+/** A command line that makes no sense (a bad option value, options that exclude each other). */
+export class UsageError extends ReconError {}
+/** A file named on the command line cannot be read. */
+export class InputFileError extends ReconError {}
+
+/**
+ * The CLI's exit codes (sysexits.h values, so scripts and supervisors can tell a typo from an
+ * outage). Documented in `recon --help`.
+ */
+export const EXIT = {
+  /** Anything else: a failed run, a failed migration, planted problems not found by the demo. */
+  failure: 1,
+  /** Unknown command or option, a bad argument value. */
+  usage: 2,
+  /** A file named on the command line does not exist or cannot be read. */
+  noInput: 66,
+  /** Postgres, Redis or Stripe unreachable or refusing us, or the port already in use. */
+  unavailable: 69,
+  /**
+   * A configuration variable is missing, malformed or an example placeholder; or the setup is
+   * not ready (the database schema is behind, Redis would evict jobs).
+   */
+  config: 78,
+} as const;
+
+/** The Stripe SDK error in `err` or its causes (by `type`, without importing the SDK). */
+function stripeErrorType(err: unknown): string | undefined {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
+    if (typeof e.type === 'string' && e.type.startsWith('Stripe')) return e.type;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * The one line the CLI prints for a failure. Stripe's own messages for a rejected key echo part
+ * of the key, so those name the variable instead.
+ */
+export function describeFailure(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  switch (stripeErrorType(err)) {
+    case 'StripeAuthenticationError':
+      return 'Stripe rejected STRIPE_API_KEY (401): check the key, and that it is a live key for live data or a test key for test data';
+    case 'StripePermissionError':
+      return 'STRIPE_API_KEY may not do this (403): a restricted key needs read access to transfers, Treasury, accounts and events';
+  }
+  return e.message.split('\n')[0]!;
+}
+
+export function exitCodeFor(err: unknown): number {
+  const stripe = stripeErrorType(err);
+  if (stripe === 'StripeAuthenticationError' || stripe === 'StripePermissionError')
+    return EXIT.config;
+  if (stripe === 'StripeConnectionError') return EXIT.unavailable;
+  if (err instanceof ConfigError || err instanceof StartupCheckError) return EXIT.config;
+  if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof InputFileError) return EXIT.noInput;
+  if (err instanceof DependencyError) return EXIT.unavailable;
+  return EXIT.failure;
+}
+
+/** An error as stored in a `last_error` column: its class and message, bounded. */
+export function errorText(err: unknown): string {
+  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return msg.slice(0, 2_000);
+}
+
+/** `host:port/database` (and the user) of a Postgres URL — never its password. */
+export function describePostgres(url: string): string {
+  try {
+    const u = new URL(url);
+    const db = decodeURIComponent(u.pathname.slice(1)) || '(default database)';
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}/${db}${u.username ? ` as ${decodeURIComponent(u.username)}` : ''}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+/**
+ * A Postgres connection failure as one line saying where, never the password. `cause` is kept
+ * for RECON_DEBUG.
+ */
+export function postgresUnavailable(url: string, err: unknown): DependencyError {
+  const e = err as { code?: string; message?: string };
+  const where = describePostgres(url);
+  const reason =
+    e.code === '3D000'
+      ? `the database does not exist (create it, or fix DATABASE_URL)`
+      : e.code === '28P01' || e.code === '28000'
+        ? `authentication failed (check the user and password in DATABASE_URL)`
+        : (e.message ?? String(err)).split('\n')[0];
+  return new DependencyError(`cannot reach Postgres at ${where}: ${reason}`, { cause: err });
+}
 export class NotFoundError extends ReconError {}
 /** Client input that fails validation; `details` is safe to return. */
 export class ValidationError extends ReconError {

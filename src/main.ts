@@ -4,11 +4,11 @@ import { startAlertWorker } from './alerts/worker.js';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
-import { StartupCheckError } from './errors.js';
+import { DependencyError, StartupCheckError, postgresUnavailable } from './errors.js';
 import type { Logger } from './log/logger.js';
-import { startEventWorker } from './queue/event-worker.js';
+import { startEventWorker } from './projections/worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
-import { startInboxRelay } from './queue/relay.js';
+import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
@@ -28,10 +28,8 @@ export interface Stoppable {
  * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
  */
 export async function startupChecks(rt: Runtime): Promise<void> {
-  const pending = await pendingMigrations(rt.pool).catch((err: Error) => {
-    throw new StartupCheckError(`cannot reach Postgres (DATABASE_URL): ${err.message}`, {
-      cause: err,
-    });
+  const pending = await pendingMigrations(rt.pool).catch((err: unknown) => {
+    throw postgresUnavailable(rt.config.DATABASE_URL, err);
   });
   if (pending.length) {
     throw new StartupCheckError(
@@ -72,6 +70,14 @@ export async function startServer(
   } catch (err) {
     await relay.stop().catch(() => {});
     await app.close().catch(() => {});
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new DependencyError(
+        code === 'EADDRINUSE'
+          ? `port ${rt.config.PORT} on ${rt.config.HOST} is already in use (set PORT or stop the other process)`
+          : `cannot listen on ${rt.config.HOST}:${rt.config.PORT} (${code}; set PORT/HOST)`,
+        { cause: err },
+      );
     throw err;
   }
   rt.log.info({ port: rt.config.PORT }, 'receiver listening');
@@ -102,14 +108,28 @@ async function closeServer(app: FastifyInstance): Promise<void> {
 
 export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
   const stripe = createStripeClient(rt.config);
-  const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
-  const reconcile = startReconcileWorker(rt, {
-    concurrency: rt.config.RECONCILE_CONCURRENCY,
-    onChanges: (changes) => onMismatchChanges(rt, changes),
-  });
-  const alerts = await startAlertWorker(rt);
-  const sweep = await startSweepWorker(rt);
-  const lookups = startStripeLookupWorker(rt);
+  // Stopped in reverse if a later one fails to start: `run` only knows the list once this
+  // returns, and a worker left running after a failed start keeps the process alive on a closed
+  // pool, logging failures instead of exiting.
+  const started: Stoppable[] = [];
+  try {
+    const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
+    started.push({ name: 'event-worker', stop: () => events.close() });
+    const reconcile = startReconcileWorker(rt, {
+      concurrency: rt.config.RECONCILE_CONCURRENCY,
+      onChanges: (changes) => onMismatchChanges(rt, changes),
+    });
+    started.push({ name: 'reconcile-worker', stop: () => reconcile.close() });
+    const alerts = await startAlertWorker(rt);
+    started.push({ name: 'alert-worker', stop: () => alerts.close() });
+    const sweep = await startSweepWorker(rt);
+    started.push({ name: 'sweep-worker', stop: () => sweep.close() });
+    const lookups = startStripeLookupWorker(rt);
+    started.push({ name: 'stripe-lookup-worker', stop: () => lookups.close() });
+  } catch (err) {
+    for (const s of [...started].reverse()) await s.stop().catch(() => {});
+    throw err;
+  }
   rt.log.info('workers started');
   // A bad key is worth a loud line, not a refusal to start: the receiver and the projections of
   // webhooks work without it, and the key may be fixed while this runs (/readyz shows it).
@@ -121,13 +141,7 @@ export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
       if (c.status === 'ok') rt.log.info({ stripeKey: c.kind, mode: c.mode }, c.message);
       else rt.log.warn({ stripeKey: c.status }, `Stripe API key check: ${c.message}`);
     });
-  return [
-    { name: 'stripe-lookup-worker', stop: () => lookups.close() },
-    { name: 'sweep-worker', stop: () => sweep.close() },
-    { name: 'alert-worker', stop: () => alerts.close() },
-    { name: 'reconcile-worker', stop: () => reconcile.close() },
-    { name: 'event-worker', stop: () => events.close() },
-  ];
+  return started.reverse();
 }
 
 export type Role = 'serve' | 'worker' | 'start';

@@ -4,12 +4,21 @@ import { ReconError } from './errors.js';
 /** Stripe refused the key itself (401) or a permission (403): retrying cannot help. */
 export class StripeKeyError extends ReconError {}
 
-/** The one line to log, alert and print when Stripe refuses the key. */
+/**
+ * The one line to log, alert and print when Stripe refuses the key. It names the variable, not
+ * Stripe's message: that one echoes part of the key.
+ */
 export function stripeKeyFailure(err: unknown): string {
-  const why = (err as Error).message.split('\n')[0];
   return classifyStripeError(err) === 'invalid'
-    ? `Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked; not retried): ${why}`
-    : `STRIPE_API_KEY lacks a permission (403; not retried): ${why}`;
+    ? 'Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked; not retried)'
+    : `STRIPE_API_KEY lacks a permission (403; not retried)${requestOf(err)}`;
+}
+
+/** ` for GET /v1/…` when the SDK error says which request (it never holds the key). */
+function requestOf(err: unknown): string {
+  const e = err as { raw?: { requestId?: unknown }; requestId?: unknown } | null;
+  const id = e?.requestId ?? e?.raw?.requestId;
+  return typeof id === 'string' && id ? ` (request ${id})` : '';
 }
 
 /** `sk_live_…` → secret/live; `rk_test_…` → restricted/test. */
@@ -24,10 +33,10 @@ export function stripeKeyKind(key: string): StripeKeyKind {
   return { kind: m[1] === 'rk' ? 'restricted' : 'secret', mode: m[2] as 'live' | 'test' };
 }
 
-/** `rk_live_…wxyz`: enough to tell keys apart in a log, never enough to use one. */
+/** `rk_live_…`: which kind of key, never any of its secret part. */
 export function maskStripeKey(key: string): string {
   const m = /^((?:sk|rk)_(?:live|test)_)/.exec(key);
-  return `${m?.[1] ?? ''}…${key.slice(-4)}`;
+  return `${m?.[1] ?? ''}…`;
 }
 
 /**
@@ -77,13 +86,13 @@ export async function checkStripeKey(stripe: Stripe, key: string): Promise<Strip
     return { ...kind, status: 'ok', message: `Stripe accepts the ${label}`, checked_at };
   } catch (err) {
     const status = classifyStripeError(err);
-    const why = (err as Error).message.split('\n')[0];
+    // Stripe's own 401/403 messages echo part of the key: name it instead.
     const message =
       status === 'invalid'
-        ? `Stripe rejects the ${label} (401: wrong, rolled or revoked): ${why}`
+        ? `Stripe rejects the ${label} (401: wrong, rolled or revoked)`
         : status === 'forbidden'
-          ? `the ${label} lacks a permission (403): ${why}`
-          : `could not check the ${label}: ${why}`;
+          ? `the ${label} may not read events (403)`
+          : `could not check the ${label}: ${(err as Error).message.split('\n')[0]}`;
     return { ...kind, status, message, checked_at };
   }
 }

@@ -264,12 +264,20 @@ export async function probePermissions(stripe: Stripe): Promise<PermissionResult
       out.push({ permission: p.permission, status: 'ok' });
     } catch (err) {
       if (p.tolerate?.(err)) out.push({ permission: p.permission, status: 'ok' });
-      else
+      else {
+        const status = classifyStripeError(err);
         out.push({
           permission: p.permission,
-          status: classifyStripeError(err),
-          message: (err as Error).message.split('\n')[0],
+          status,
+          // Stripe's 401/403 messages echo part of the key.
+          message:
+            status === 'forbidden'
+              ? 'Stripe refused it (403)'
+              : status === 'invalid'
+                ? 'Stripe rejects the key (401)'
+                : (err as Error).message.split('\n')[0],
         });
+      }
     }
   }
   return out;

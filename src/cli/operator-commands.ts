@@ -1,34 +1,58 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
-import { ReconError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { runDemo } from '../demo/demo.js';
-import { importLedgerCsv } from '../ledger/csv-import.js';
+import { importLedgerCsv, type CsvImportResult } from '../ledger/csv-import.js';
 import { createLogger } from '../log/logger.js';
 import { listDeadLetters, replayDeadLetters } from '../queue/dead-letter.js';
-import { replayInbox } from '../queue/relay.js';
+import { replayInbox } from '../inbox/replay.js';
 import { writeFile } from 'node:fs/promises';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { runSimulatorCli } from '../simulator/index.js';
 import { REPORT_FORMATS, type ReportFormat } from '../reports/schema.js';
 import { renderReport } from '../reports/render.js';
-import { sweepProgress } from '../sweep/progress.js';
 import { SweepInterruptedError } from '../sweep/run.js';
 import { replayStripeEvents } from '../sweep/replay.js';
 import { backfill, runSweep, startSweep } from '../sweep/start.js';
 import { sweepRunJson, type SweepRun } from '../sweep/store.js';
-import { loadConfigWithoutStripe } from './config.js';
-import { createProgress } from './progress.js';
+import { loadConfigFor, loadConfigWithoutStripe } from './config.js';
+import { createPhasedProgress } from './progress.js';
+import { sweepPhase } from './sweep-phases.js';
 import { parseSince } from './since.js';
 
-/** Runs `fn` with a runtime whose logs go to stderr at warn level, and always closes it. */
+/**
+ * Runs `fn` with a runtime whose logs go to stderr at warn level, and always closes it. Only a
+ * command that calls Stripe's API (`needsStripe`) is asked for a Stripe key; none of them needs
+ * the webhook secret or an operator token.
+ */
 async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, needsStripe = false): Promise<T> {
-  const config = needsStripe ? loadConfig() : loadConfigWithoutStripe();
+  const config = needsStripe ? loadConfigFor({ stripeApi: true }) : loadConfigWithoutStripe();
   const rt = createRuntime(config, createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }));
   try {
     return await fn(rt);
   } finally {
     await rt.close();
   }
+}
+
+/**
+ * The last line of `recon ledger import`. A dry run's counts are what the import would do, so it
+ * says so ("would create"): "0 created" for a file of seven new rows read as if it were useless.
+ */
+function importSummary(r: CsvImportResult, dryRun: boolean, skipInvalid: boolean): string {
+  const invalid = `${r.invalid} invalid`;
+  if (dryRun) {
+    const blocked = r.invalid > 0 && !skipInvalid;
+    return (
+      `would create ${r.created}, would update ${r.updated}, unchanged ${r.unchanged}, ${invalid}` +
+      (blocked
+        ? ' (dry run: nothing written; the import would write nothing either: fix the rows, or use --skip-invalid)'
+        : ' (dry run: nothing written)')
+    );
+  }
+  return (
+    `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${invalid}` +
+    (r.written ? '' : ' — nothing written')
+  );
 }
 
 export function registerOperatorCommands(program: Command): void {
@@ -43,25 +67,34 @@ export function registerOperatorCommands(program: Command): void {
       '--skip-invalid',
       'import the good rows even if some are bad (default: nothing is written)',
     )
-    .option('--dry-run', 'validate only')
+    .option(
+      '--dry-run',
+      'do everything but commit: say what would be created, updated or left unchanged',
+    )
     .description('import ledger entries from CSV (idempotent on entry id)')
     .action(async (file: string, opts: { skipInvalid?: boolean; dryRun?: boolean }) => {
       await withRuntime(async (rt) => {
-        const bar = createProgress('ledger import');
+        const progress = createPhasedProgress('ledger import');
         const r = await importLedgerCsv(rt, file, {
           skipInvalid: !!opts.skipInvalid,
           dryRun: !!opts.dryRun,
+          // Rows, not bytes: the validating pass cannot know how many rows the file holds, so it
+          // counts them; the writing pass knows how many valid rows it has, so it gets a bar.
           onProgress: (p) =>
-            p.phase === 'validate'
-              ? bar.update(p.bytes ?? p.rows, p.totalBytes ?? p.rows, 'validating')
-              : bar.update(p.rows, p.totalRows ?? p.rows, 'writing'),
+            progress.update(
+              p.phase === 'validate'
+                ? { phase: 'validating', value: p.rows, total: null, unit: 'rows' }
+                : {
+                    phase: opts.dryRun ? 'trying the writes (rolled back)' : 'writing',
+                    value: p.rows,
+                    total: p.totalRows ?? p.rows,
+                    unit: 'rows',
+                  },
+            ),
         });
-        bar.stop();
+        progress.stop();
         for (const e of r.errors) console.error(`line ${e.line}: ${e.field}: ${e.reason}`);
-        console.log(
-          `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.invalid} invalid` +
-            (r.written ? '' : opts.dryRun ? ' (dry run: nothing written)' : ' — nothing written'),
-        );
+        console.log(importSummary(r, !!opts.dryRun, !!opts.skipInvalid));
         if (r.invalid > 0 && !opts.skipInvalid) process.exitCode = 1;
       });
     });
@@ -89,12 +122,12 @@ export function registerOperatorCommands(program: Command): void {
       }) => {
         const modes = [opts.deadLetter, opts.inbox, opts.stripeEvents].filter(Boolean).length;
         if (modes !== 1) {
-          throw new ReconError(
+          throw new UsageError(
             'choose one of --dead-letter, --inbox --since T, --stripe-events --since T',
           );
         }
         if ((opts.inbox || opts.stripeEvents) && !opts.since) {
-          throw new ReconError('--inbox and --stripe-events need --since T');
+          throw new UsageError('--inbox and --stripe-events need --since T');
         }
         await withRuntime(async (rt) => {
           if (opts.deadLetter) {
@@ -133,7 +166,7 @@ export function registerOperatorCommands(program: Command): void {
     .action(
       async (opts: { port: string; webhook?: string; webhookSecret?: string; seed?: string }) => {
         if (opts.webhook && !opts.webhookSecret?.startsWith('whsec_')) {
-          throw new ReconError('--webhook needs --webhook-secret whsec_…');
+          throw new UsageError('--webhook needs --webhook-secret whsec_…');
         }
         await runSimulatorCli({
           port: Number(opts.port),
@@ -177,16 +210,13 @@ keys (a prefix of its own) are removed when it exits.`,
     rt: Runtime,
     run: (signal: AbortSignal, onProgress: (r: SweepRun) => void) => Promise<SweepRun>,
   ) => {
-    const bar = createProgress('sweep');
+    const progress = createPhasedProgress('sweep');
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint);
     try {
-      const done = await run(stop.signal, (r) => {
-        const p = sweepProgress(r);
-        bar.update(p.value, p.total, p.detail);
-      });
-      bar.stop();
+      const done = await run(stop.signal, (r) => progress.update(sweepPhase(r)));
+      progress.stop();
       console.log(
         `sweep ${done.id} ${done.status}: ${done.objects_fetched} objects fetched, ${done.events_recovered} events recovered, ` +
           `${done.units_done} units reconciled, ${done.mismatches_opened} opened, ${done.mismatches_resolved} resolved` +
@@ -194,7 +224,7 @@ keys (a prefix of its own) are removed when it exits.`,
       );
       if (done.status !== 'completed') process.exitCode = 1;
     } catch (err) {
-      bar.stop();
+      progress.stop();
       if (err instanceof SweepInterruptedError) {
         console.error(
           `recon: ${err.message}: run the same command again (or let a worker) to continue`,
@@ -222,7 +252,7 @@ keys (a prefix of its own) are removed when it exits.`,
     .action(async (opts: { account?: string; since?: string; queue?: boolean }) => {
       const since = opts.since ? parseSince(opts.since) : null;
       if (opts.account && !/^(acct_[A-Za-z0-9]+|platform)$/.test(opts.account)) {
-        throw new ReconError('--account must be acct_… or platform');
+        throw new UsageError('--account must be acct_… or platform');
       }
       await withRuntime(async (rt) => {
         if (opts.queue) {
@@ -261,7 +291,7 @@ keys (a prefix of its own) are removed when it exits.`,
     .option('--id <report>', 'a report id (rpt_…)', 'latest')
     .action(async (opts: { format: string; out?: string; id: string }) => {
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) {
-        throw new ReconError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
+        throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')}`);
       }
       await withRuntime(async (rt) => {
         const r = await renderReport(rt, opts.id, opts.format as ReportFormat);

@@ -1,5 +1,5 @@
 import { parseDuration } from '../domain/duration.js';
-import { ReconError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 /** `--since` accepts ISO-8601, unix seconds, or a duration back from now (`24h`, `3d`). */
 export function parseSince(text: string, now = Date.now()): Date {
@@ -7,7 +7,7 @@ export function parseSince(text: string, now = Date.now()): Date {
   if (/^\d+(ms|s|m|h|d)$/.test(text)) return new Date(now - parseDuration(text));
   const d = new Date(text);
   if (Number.isNaN(d.getTime())) {
-    throw new ReconError(
+    throw new UsageError(
       `--since "${text}": use an ISO-8601 time, unix seconds, or a duration like 24h`,
     );
   }

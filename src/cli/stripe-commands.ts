@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type Stripe from 'stripe';
-import { loadConfig, type Config } from '../config/config.js';
-import { ReconError } from '../errors.js';
+import type { Config } from '../config/config.js';
+import { EXIT, ReconError } from '../errors.js';
 import { createStripeClient, STRIPE_API_VERSION } from '../stripe-client.js';
 import { checkStripeKey, classifyStripeError, maskStripeKey } from '../stripe-key.js';
+import { loadConfigFor } from './config.js';
 import {
   applySetup,
   checkEndpoints,
@@ -22,23 +23,26 @@ import {
  * usual; the variables these commands never read get inert stand-ins.
  */
 function stripeOnlyConfig(env: Record<string, string | undefined> = process.env): Config {
-  return loadConfig({
-    DATABASE_URL: 'postgres://unused@127.0.0.1:5432/unused_by_this_command',
-    STRIPE_WEBHOOK_SECRET: 'whsec_unused_by_this_command',
-    OPERATOR_TOKEN: 'unused-by-this-command',
-    ...env,
-  });
+  return loadConfigFor(
+    { stripeApi: true },
+    { ...env, DATABASE_URL: 'postgres://unused@127.0.0.1:5432/unused_by_this_command' },
+  );
 }
 
-/** A Stripe error as one line an operator can act on. */
+/**
+ * A Stripe error as one line an operator can act on; the SDK error stays its cause, so the CLI
+ * exits 78 for a refused key and 69 for an unreachable Stripe. Stripe's own 401/403 messages
+ * echo part of the key, so those name the variable instead.
+ */
 function stripeFailure(err: unknown, what: string): ReconError {
   const status = classifyStripeError(err);
-  const why = (err as Error).message.split('\n')[0];
-  if (status === 'invalid')
-    return new ReconError(`${what}: Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked)`);
-  if (status === 'forbidden')
-    return new ReconError(`${what}: STRIPE_API_KEY lacks a permission (403): ${why}`);
-  return new ReconError(`${what}: ${why}`);
+  const line =
+    status === 'invalid'
+      ? 'Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked)'
+      : status === 'forbidden'
+        ? 'STRIPE_API_KEY lacks a permission (403)'
+        : (err as Error).message.split('\n')[0];
+  return new ReconError(`${what}: ${line}`, { cause: err });
 }
 
 function describe(a: SetupAction, url: string): string {
@@ -126,7 +130,8 @@ async function check(opts: { url?: string }): Promise<void> {
   const key = await checkStripeKey(stripe, config.STRIPE_API_KEY);
   console.log(`key: ${key.message}`);
   if (key.status === 'invalid' || key.status === 'unreachable') {
-    process.exitCode = 1;
+    // As every command: 78 for a key Stripe refuses, 69 for a Stripe that does not answer.
+    process.exitCode = key.status === 'invalid' ? EXIT.config : EXIT.unavailable;
     console.log(
       `FAIL: ${key.status === 'invalid' ? 'replace STRIPE_API_KEY' : 'Stripe did not answer'}`,
     );

@@ -1,4 +1,5 @@
 import 'dotenv/config';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
@@ -141,7 +142,22 @@ const Env = z.object({
   RECON_STUCK_AFTER_DEBIT_REVERSAL: duration('14d'),
   RECON_MATCH_WINDOW: duration('7d'),
   RECON_MATCH_METADATA_KEY: z.string().min(1).default('ledger_entry_id'),
-  RECON_SWEEP_CRON: z.string().default('0 3 * * *'),
+  /** The nightly sweep's cron pattern (BullMQ's parser); empty: no scheduled sweep. */
+  RECON_SWEEP_CRON: z
+    .string()
+    .default('0 3 * * *')
+    .transform((s) => s.trim())
+    .superRefine((s, ctx) => {
+      if (s === '') return;
+      try {
+        CronExpressionParser.parse(s);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `not a cron expression (${(err as Error).message}), e.g. "0 3 * * *"`,
+        });
+      }
+    }),
   RECON_SWEEP_ACCOUNTS: list.default([]),
   RECON_SWEEP_RATE_LIMIT: int(25, 1, 10_000),
   /**
@@ -220,6 +236,25 @@ const Env = z.object({
 
 export type Config = Readonly<z.output<typeof Env>>;
 
+/**
+ * `.env.example`'s stand-ins (`whsec_replace_me`, `change-me-to-a-long-random-string`, …) pass
+ * every format check, so a copied file would start and accept a token anyone can read in this
+ * repository. Any secret still carrying a replace-me / change-me marker is refused.
+ */
+const PLACEHOLDER = /replace[-_]?me|change[-_]?me/i;
+
+function secretsLeftAsPlaceholders(c: z.output<typeof Env>): string[] {
+  const secrets: Array<[string, Array<string | undefined>]> = [
+    ['STRIPE_WEBHOOK_SECRET', c.STRIPE_WEBHOOK_SECRET],
+    ['STRIPE_API_KEY', [c.STRIPE_API_KEY]],
+    ['OPERATOR_TOKEN', [c.OPERATOR_TOKEN]],
+    ['OPERATOR_TOKENS', c.OPERATOR_TOKENS.map((t) => t.token)],
+    ['METRICS_TOKEN', [c.METRICS_TOKEN]],
+    ['ALERT_WEBHOOK_SECRET', [c.ALERT_WEBHOOK_SECRET]],
+  ];
+  return secrets.filter(([, vs]) => vs.some((v) => v && PLACEHOLDER.test(v))).map(([n]) => n);
+}
+
 /** Reads the environment (and .env) once. Throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const r = Env.safeParse(env);
@@ -230,6 +265,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       return `${name}: ${msg}`;
     });
     throw new ConfigError(`invalid configuration: ${why.join('; ')}`);
+  }
+  const placeholders = secretsLeftAsPlaceholders(r.data);
+  if (placeholders.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: ${placeholders.map((n) => `${n}: is still the placeholder from .env.example; set a real value`).join('; ')}`,
+    );
   }
   if (!r.data.OPERATOR_TOKEN && r.data.OPERATOR_TOKENS.length === 0) {
     throw new ConfigError(

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { MigrationError } from '../errors.js';
+import { MigrationError, postgresUnavailable } from '../errors.js';
 
 /**
  * Applies prisma/migrations/<name>/migration.sql in name order, keeping Prisma's own
@@ -54,10 +54,7 @@ export async function migrate(
   try {
     await client.connect();
   } catch (err) {
-    throw new MigrationError(
-      `cannot connect to the database in DATABASE_URL (${(err as Error).message}); is Postgres running and does the database exist?`,
-      { cause: err },
-    );
+    throw postgresUnavailable(databaseUrl, err);
   }
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
@@ -134,7 +131,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     throw new MigrationError(`unsupported database name "${name}"`);
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
+  await admin.connect().catch((err: unknown) => {
+    throw postgresUnavailable(url.toString(), err);
+  });
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
@@ -157,7 +156,12 @@ export async function pendingMigrations(
     .query<{ migration_name: string }>(
       'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
     )
-    .catch(() => ({ rows: [] as { migration_name: string }[] }));
+    .catch((err: { code?: string }) => {
+      // No bookkeeping table yet: nothing applied. Anything else (Postgres unreachable, no such
+      // database, no permission) is not "behind on migrations" and must say what it is.
+      if (err.code === '42P01') return { rows: [] as { migration_name: string }[] };
+      throw err;
+    });
   const done = new Set(rows.map((r) => r.migration_name));
   return migrations.map((m) => m.name).filter((n) => !done.has(n));
 }

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { loadConfig } from '../config/config.js';
 import { ensureDatabase, migrate } from '../db/migrate.js';
 import { formatMoney } from '../domain/money.js';
-import { ReconError } from '../errors.js';
+import { ReconError, postgresUnavailable } from '../errors.js';
 import { createProgress } from '../cli/progress.js';
 import { createLogger } from '../log/logger.js';
 import { startServer, startWorkers, type Stoppable } from '../main.js';
@@ -68,7 +68,9 @@ async function resetDemoDatabase(url: string): Promise<void> {
   }
   u.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: u.toString() });
-  await admin.connect();
+  await admin.connect().catch((err: unknown) => {
+    throw postgresUnavailable(u.toString(), err);
+  });
   try {
     const { rows } = await admin.query<{ comment: string | null }>(
       `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,

@@ -376,6 +376,12 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
     if (absorbed.has(e)) continue;
     const label = LABEL[e.kind];
     const elsewhere = e.stripeId !== null ? reversalsById.get(e.stripeId) : undefined;
+    // An entry expecting the reversal to fail expects no money to move: nothing is at risk, and
+    // the message says so, or the amount it names reads as money lost next to "$0.00 at risk".
+    const expectsNoMoney = e.expectedStatus === 'canceled' || e.expectedStatus === 'lost';
+    const noRisk = expectsNoMoney
+      ? ` Nothing is at risk: the entry expects it to be ${e.expectedStatus}, so no money was to move; the entry itself is what needs checking.`
+      : '';
     const message =
       elsewhere && !accountsCompatible(elsewhere.account, e.account)
         ? `Ledger entry ${e.id} records ${label} ${e.stripeId} for ${money(e.amount, e.currency)}${onAccount(e.account)}, ` +
@@ -384,7 +390,8 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
           `${onAccount(e.account)}${e.parentId ? ` against ${e.parentId}` : ''}, but Stripe has no such reversal` +
           (confirmedAt.has(e)
             ? ` (confirmed absent in Stripe at ${new Date(confirmedAt.get(e)!).toISOString()}).`
-            : '.');
+            : '.') +
+          noRisk;
     emit({
       objectType: e.kind,
       objectId: e.stripeId,
@@ -392,8 +399,7 @@ export function reconcile(unit: ReconUnit, rules: ReconRules, now: number): Mism
       account: e.account,
       currency: e.currency,
       kind: 'missing_in_stripe',
-      // An entry expecting the reversal to fail expects no money to move.
-      amountAtRisk: e.expectedStatus === 'canceled' || e.expectedStatus === 'lost' ? 0 : e.amount,
+      amountAtRisk: expectsNoMoney ? 0 : e.amount,
       expected: {
         amount: e.amount,
         currency: e.currency,

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { inboxBatchSize, inboxEnqueueFailuresTotal } from '../metrics.js';
 import { addEventJobs, withTimeout } from '../queue/producer.js';
 import { OutageLog } from '../log/outage.js';
+import { INBOX } from '../inbox/statements.js';
 import type { EventJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import type { InboxEvent } from './event-envelope.js';
@@ -51,27 +52,6 @@ export interface InboxWriterDeps {
 }
 
 type FlushResult = InboxWriteResult | Error;
-
-// Why raw SQL: one statement inserts the whole batch (unnest of column arrays, so the text is
-// constant and prepared once per connection) and, being a single statement, commits on return.
-// ON CONFLICT DO NOTHING + RETURNING tells us which ids were new; the rest are duplicates.
-// The same statement stamps `enqueued_at` on earlier events whose jobs were added since the last
-// flush ($10), so under load marking them costs no extra commit (a WAL flush each).
-const INSERT_SQL = `
-WITH marked AS (
-  UPDATE stripe_events SET enqueued_at = now()
-   WHERE id = ANY($10::text[]) AND enqueued_at IS NULL
-)
-INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, status, source)
-SELECT u.id, u.type, u.account, u.livemode, u.api_version, u.created, u.payload, u.status, $9
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::int8[], $7::text[], $8::text[])
-       AS u(id, type, account, livemode, api_version, created, payload, status)
-ON CONFLICT (id) DO NOTHING
-RETURNING id`;
-
-// When no insert is coming to carry them. Only rows still unmarked: the relay may have stamped
-// them already.
-const MARK_ENQUEUED_SQL = `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[]) AND enqueued_at IS NULL`;
 
 /** How long stored events wait to share a job with the next flushes' (see #startEnqueue). */
 const ENQUEUE_WINDOW_MS = 10;
@@ -175,7 +155,7 @@ export class InboxWriter {
   async #insert(items: InboxEvent[], marks: string[] = []): Promise<Set<string>> {
     const { rows } = await this.#deps.pool.query<{ id: string }>({
       name: 'inbox_insert_v1',
-      text: INSERT_SQL,
+      text: INBOX.insertBatch,
       values: [
         items.map((e) => e.id),
         items.map((e) => e.type),
@@ -291,7 +271,7 @@ export class InboxWriter {
     const ids = this.#marks.splice(0);
     if (ids.length === 0) return Promise.resolve();
     const p = this.#deps.pool
-      .query(MARK_ENQUEUED_SQL, [ids])
+      .query(INBOX.markEnqueued, [ids])
       .then(
         () => undefined,
         (err: Error) => {

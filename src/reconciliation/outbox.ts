@@ -1,3 +1,4 @@
+import { errorText } from '../errors.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 /**
@@ -148,9 +149,4 @@ export async function outboxState(pool: Pick<Pool, 'query'>): Promise<OutboxStat
   });
   const r = rows[0];
   return { nextDueInMs: r ? Math.max(0, Math.ceil(r.next_ms)) : null };
-}
-
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return msg.slice(0, 2_000);
 }

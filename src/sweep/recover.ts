@@ -1,3 +1,4 @@
+import { insertFetched, markFailed } from '../inbox/statements.js';
 import type Stripe from 'stripe';
 import { InvalidEventError, applyEvents, type TouchedUnit } from '../projections/apply.js';
 import type { Runtime } from '../runtime.js';
@@ -75,30 +76,20 @@ export async function recoverEvents(
 ): Promise<RecoverResult> {
   if (!events.length) return { recovered: 0, touchedUnits: [] };
   const withAccount = events.map((e) => (account && !e.account ? { ...e, account } : e));
-  const { rows } = await rt.pool.query<{ id: string }>(
-    `INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, source, status, enqueued_at)
-     SELECT e.id, e.type, e.account, e.livemode, e.api_version, e.created, e.payload, $2, 'pending', now()
-       FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, account text, livemode boolean,
-            api_version text, created bigint, payload text)
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id`,
-    [
-      JSON.stringify(
-        withAccount.map((e) => ({
-          id: e.id,
-          type: e.type,
-          account: e.account ?? null,
-          livemode: e.livemode,
-          api_version: e.api_version ?? null,
-          created: e.created,
-          payload: JSON.stringify(e),
-        })),
-      ),
-      source,
-    ],
+  const fresh = await insertFetched(
+    rt.pool,
+    withAccount.map((e) => ({
+      id: e.id,
+      type: e.type,
+      account: e.account ?? null,
+      livemode: e.livemode,
+      api_version: e.api_version ?? null,
+      created: e.created,
+      payload: JSON.stringify(e),
+    })),
+    source,
   );
-  if (!rows.length) return { recovered: 0, touchedUnits: [] };
-  const fresh = new Set(rows.map((r) => r.id));
+  if (fresh.size === 0) return { recovered: 0, touchedUnits: [] };
   const toApply = withAccount.filter((e) => fresh.has(e.id)).sort((a, b) => a.created - b.created);
   try {
     const r = await applyEvents(rt.pool, stripe, toApply);
@@ -114,10 +105,7 @@ export async function recoverEvents(
       touched.push(...(await applyEvents(rt.pool, stripe, [e])).touchedUnits);
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
-      await rt.pool.query(
-        `UPDATE stripe_events SET status = 'failed', last_error = $2, attempts = attempts + 1 WHERE id = $1`,
-        [e.id, err.message.slice(0, 1_000)],
-      );
+      await markFailed(rt.pool, [e.id], err);
     }
   }
   return { recovered: toApply.length, touchedUnits: touched };

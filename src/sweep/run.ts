@@ -179,7 +179,8 @@ class SweepExecution {
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'could not queue the sweep.failed alert');
     }
-    return new StripeKeyError(`sweep ${this.run.id} failed: ${line}`);
+    // The cause keeps the SDK error: the CLI exits 78 (configuration) for it.
+    return new StripeKeyError(`sweep ${this.run.id} failed: ${line}`, { cause: err });
   }
 
   /**

@@ -39,7 +39,7 @@ function expectNoEcho(r: CliResult, values: string[]) {
 }
 
 describe('recon serve with a bad environment', () => {
-  it('exits 1 with one stderr line naming each bad variable, echoing no value', async () => {
+  it('exits 78 with one stderr line naming each bad variable, echoing no value', async () => {
     const port = String(await freePort());
     const secrets = {
       db: 'mysql://dbuser:hunter2-db-password@db.internal:3306/recon',
@@ -81,7 +81,7 @@ describe('recon serve with a bad environment', () => {
     ]);
 
     for (const r of [missingAndBad, allBad, migrateNoDb]) {
-      expect(r.code, r.stderr).toBe(1);
+      expect(r.code, r.stderr).toBe(78);
       expect(r.stdout).toBe('');
       expect(lines(r.stderr), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/^recon: invalid configuration: /);
@@ -149,9 +149,12 @@ describe('recon migrate', () => {
     const u = new URL(await createEmptyDatabase());
     u.pathname = '/recon_t_does_not_exist_0000';
     const r = await runCli(['migrate'], cliEnv({ DATABASE_URL: u.toString() }));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(69);
     expect(lines(r.stderr), r.stderr).toHaveLength(1);
-    expect(r.stderr).toMatch(/^recon: cannot connect to the database in DATABASE_URL/);
+    expect(r.stderr).toContain(
+      `recon: cannot reach Postgres at ${u.hostname}:${u.port || 5432}/recon_t_does_not_exist_0000`,
+    );
+    expect(r.stderr).toContain('the database does not exist');
   });
 });
 
@@ -177,7 +180,7 @@ describe('recon serve refuses to start', () => {
         HOST: '127.0.0.1',
       }),
     );
-    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(78);
     expect(lines(r.stderr), r.stderr).toHaveLength(1);
     expect(r.stderr).toContain('database schema is behind: 1 migration(s) not applied');
     expect(r.stderr).toContain(newest);
@@ -207,10 +210,92 @@ describe('recon serve refuses to start', () => {
         }),
         { timeoutMs: 20_000 },
       );
-      expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stdout + r.stderr).toMatch(/EADDRINUSE/);
+      expect(r.code, r.stdout + r.stderr).toBe(69);
+      expect(lines(r.stderr), r.stderr).toEqual([
+        `recon: port ${port} on 127.0.0.1 is already in use (set PORT or stop the other process)`,
+      ]);
     } finally {
       busy.close();
     }
+  });
+
+  it('when Postgres cannot be reached: says where (never the password), not "schema is behind"', async () => {
+    const closed = await freePort();
+    const r = await runCli(
+      ['serve'],
+      cliEnv({
+        DATABASE_URL: `postgresql://recon:s3cret-db-pass@127.0.0.1:${closed}/recon`,
+        REDIS_URL: redisUrl(),
+        STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+        STRIPE_API_KEY: TEST_STRIPE_API_KEY,
+        OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+        PORT: String(await freePort()),
+        HOST: '127.0.0.1',
+      }),
+      { timeoutMs: 30_000 },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(69);
+    expect(lines(r.stderr), r.stderr).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^recon: cannot reach Postgres at 127\\.0\\.0\\.1:${closed}/recon as recon: `),
+    );
+    expect(r.stderr).not.toContain('schema is behind');
+    expectNoEcho(r, ['s3cret-db-pass']);
+  });
+});
+
+describe('each command validates what it reads, and fails with its own exit code', () => {
+  const base = async () => {
+    const db = await createTestDatabase();
+    await db.close();
+    return { DATABASE_URL: db.url, REDIS_URL: redisUrl(), QUEUE_PREFIX: randomQueuePrefix() };
+  };
+
+  it('recon reconcile needs no webhook secret and no operator token', async () => {
+    const r = await runCli(
+      ['reconcile', '--queue'],
+      cliEnv({ ...(await base()), STRIPE_API_KEY: TEST_STRIPE_API_KEY }),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ object: 'sweep_run', status: 'queued' });
+  });
+
+  it('a config error is 78 (a bad cron, an example placeholder), a usage error 2, a missing file 66', async () => {
+    const env = {
+      ...(await base()),
+      STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+      STRIPE_API_KEY: TEST_STRIPE_API_KEY,
+      OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+    };
+    const [cron, placeholder, usage, badValue, noFile] = await Promise.all([
+      runCli(['worker'], cliEnv({ ...env, RECON_SWEEP_CRON: '61 * * * *' })),
+      runCli(['serve'], cliEnv({ ...env, OPERATOR_TOKEN: 'change-me-to-a-long-random-string' })),
+      runCli(['frobnicate'], cliEnv(env)),
+      runCli(['replay', '--inbox', '--since', 'last tuesday'], cliEnv(env)),
+      runCli(['ledger', 'import', '/nonexistent/ledger.csv'], cliEnv(env)),
+    ]);
+    expect(cron.code, cron.stderr).toBe(78);
+    expect(lines(cron.stderr)).toHaveLength(1);
+    expect(cron.stderr).toMatch(/^recon: invalid configuration: RECON_SWEEP_CRON: not a cron/);
+    expect(placeholder.code, placeholder.stderr).toBe(78);
+    expect(lines(placeholder.stderr)).toEqual([
+      'recon: invalid configuration: OPERATOR_TOKEN: is still the placeholder from .env.example; set a real value',
+    ]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("unknown command 'frobnicate'");
+    expect(badValue.code, badValue.stderr).toBe(2);
+    expect(lines(badValue.stderr)).toHaveLength(1);
+    expect(noFile.code, noFile.stderr).toBe(66);
+    expect(lines(noFile.stderr)).toEqual([
+      'recon: cannot read /nonexistent/ledger.csv: no such file',
+    ]);
+  });
+
+  it('recon --help documents the exit codes', async () => {
+    const r = await runCli(['--help'], cliEnv());
+    expect(r.code).toBe(0);
+    for (const code of ['2 ', '66', '69', '78']) expect(r.stdout).toContain(`  ${code}`);
   });
 });

@@ -110,7 +110,7 @@ describe('recon stripe setup', () => {
   it('says in one line that the key is revoked', async () => {
     sim.setApiKeyState({ state: 'revoked' });
     const r = await runCli(['stripe', 'setup', '--url', URL_], env);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(78);
     expect(r.stderr.trim()).toBe(
       'recon: could not list webhook endpoints: Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked)',
     );
@@ -144,7 +144,7 @@ describe('recon stripe check', () => {
     expect(setup.stdout).toContain('it replaces we_');
     const after = await runCli(['stripe', 'check', '--url', URL_], env);
     expect(after.code, after.stdout).toBe(0);
-    expect(after.stdout).toContain('OK: key sk_test_…ator and both webhook endpoints are set up');
+    expect(after.stdout).toContain('OK: key sk_test_… and both webhook endpoints are set up');
   });
 
   it('names the permissions a restricted key lacks', async () => {
@@ -164,14 +164,16 @@ describe('recon stripe check', () => {
   it('fails at once on a revoked key', async () => {
     sim.setApiKeyState({ state: 'revoked' });
     const r = await runCli(['stripe', 'check'], env);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('Stripe rejects the secret test key sk_test_…ator (401');
+    expect(r.code).toBe(78);
+    expect(r.stdout).toContain(
+      'Stripe rejects the secret test key sk_test_… (401: wrong, rolled or revoked)',
+    );
     expect(r.stdout).toContain('FAIL: replace STRIPE_API_KEY');
   });
 });
 
 describe('recon backfill with a revoked key', () => {
-  it('fails at once with one line and exit 1', async () => {
+  it('fails at once with one line and exit 78 (configuration)', async () => {
     const db = await createTestDatabase();
     try {
       sim.setApiKeyState({ state: 'revoked' });
@@ -188,7 +190,7 @@ describe('recon backfill with a revoked key', () => {
           LOG_LEVEL: 'silent',
         }),
       );
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(78);
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('recon:'));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(

@@ -3,7 +3,7 @@ import { ScratchRedis } from '../support/redis.js';
 import { freePort } from '../support/cli.js';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startInboxRelay } from '../../src/queue/relay.js';
+import { startInboxRelay } from '../../src/inbox/relay.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { queuedEventIds } from '../support/db.js';

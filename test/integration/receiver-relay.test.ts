@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relayInboxOnce, replayInbox } from '../../src/queue/relay.js';
+import { relayInboxOnce } from '../../src/inbox/relay.js';
+import { replayInbox } from '../../src/inbox/replay.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { captureLog, makeEvent, stripeId, testConfig } from '../support/events.js';

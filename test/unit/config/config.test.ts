@@ -72,6 +72,32 @@ describe('loadConfig', () => {
       variable: 'RECON_SEVERITY',
     },
     {
+      name: 'cron out of range',
+      env: { RECON_SWEEP_CRON: '61 * * * *' },
+      variable: 'RECON_SWEEP_CRON',
+    },
+    { name: 'cron nonsense', env: { RECON_SWEEP_CRON: 'nightly' }, variable: 'RECON_SWEEP_CRON' },
+    {
+      name: 'operator token left as the .env.example placeholder',
+      env: { OPERATOR_TOKEN: 'change-me-to-a-long-random-string' },
+      variable: 'OPERATOR_TOKEN',
+    },
+    {
+      name: 'webhook secret left as the placeholder',
+      env: { STRIPE_WEBHOOK_SECRET: 'whsec_replace_me' },
+      variable: 'STRIPE_WEBHOOK_SECRET',
+    },
+    {
+      name: 'API key left as the placeholder',
+      env: { STRIPE_API_KEY: 'sk_test_replace_me' },
+      variable: 'STRIPE_API_KEY',
+    },
+    {
+      name: 'a named token left as a placeholder',
+      env: { OPERATOR_TOKENS: 'ops:change-me-to-a-long-random-string' },
+      variable: 'OPERATOR_TOKENS',
+    },
+    {
       name: 'unknown mismatch kind',
       env: { RECON_SEVERITY: 'lost_money:high' },
       variable: 'RECON_SEVERITY',
@@ -87,7 +113,24 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const message = (err as Error).message;
     expect(message).toContain(variable);
+    expect(message).not.toContain('\n');
     const value = (env as Record<string, string | undefined>)[variable];
     if (value && value.trim().length > 3) expect(message).not.toContain(value);
+  });
+
+  it('takes a valid cron pattern, and an empty one as "no scheduled sweep"', () => {
+    expect(loadConfig({ ...good, RECON_SWEEP_CRON: '*/15 2-4 * * 1-5' }).RECON_SWEEP_CRON).toBe(
+      '*/15 2-4 * * 1-5',
+    );
+    expect(loadConfig({ ...good, RECON_SWEEP_CRON: '' }).RECON_SWEEP_CRON).toBe('');
+  });
+
+  it('refuses every .env.example placeholder as it ships', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('dotenv');
+    const example = parse(readFileSync(new URL('../../../.env.example', import.meta.url)));
+    expect(() => loadConfig(example)).toThrow(/OPERATOR_TOKEN: is still the placeholder/);
+    expect(() => loadConfig(example)).toThrow(/STRIPE_WEBHOOK_SECRET/);
+    expect(() => loadConfig(example)).toThrow(/STRIPE_API_KEY/);
   });
 });

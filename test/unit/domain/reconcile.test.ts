@@ -613,6 +613,26 @@ describe('reconcile: details', () => {
     );
   });
 
+  it('missing_in_stripe for an entry expecting the loss: $0 at risk, and the message says why', () => {
+    const m = only(
+      unit({
+        ledger: [
+          entry({
+            kind: 'debit_reversal',
+            stripeId: 'debrev_1',
+            amount: 15_000,
+            expectedStatus: 'lost',
+          }),
+        ],
+      }),
+    );
+    expect(m).toMatchObject({ kind: 'missing_in_stripe', amountAtRisk: 0 });
+    expect(m.message).toContain('of $150.00');
+    expect(m.message).toContain(
+      'Nothing is at risk: the entry expects it to be lost, so no money was to move',
+    );
+  });
+
   it('names both accounts when only the account differs', () => {
     const ms = reconcile(
       unit({ reversals: [rev({ account: 'acct_A' })], ledger: [entry({ account: 'acct_B' })] }),

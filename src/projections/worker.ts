@@ -1,21 +1,21 @@
+import {
+  loadPayloads,
+  markFailed as markInboxFailed,
+  noteAttempt as noteInboxAttempt,
+} from '../inbox/statements.js';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import { isTransientError } from '../errors.js';
 import { OutageLog } from '../log/outage.js';
-import {
-  InvalidEventError,
-  applyEvents,
-  parseEvent,
-  type EventLike,
-} from '../projections/apply.js';
+import { InvalidEventError, applyEvents, parseEvent, type EventLike } from './apply.js';
 import { eventsProjectedTotal, projectionBatchSeconds } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe-client.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 import { RECONCILE_DEBOUNCE_MS } from '../reconciliation/outbox.js';
-import { BatchConsumer, StalledTooOftenError, type JobOutcome } from './batch-consumer.js';
-import { MAX_EVENTS_PER_JOB, eventJobs } from './producer.js';
-import { QUEUE_NAMES, createRedis, type EventJobData } from './queues.js';
+import { BatchConsumer, StalledTooOftenError, type JobOutcome } from '../queue/batch-consumer.js';
+import { MAX_EVENTS_PER_JOB, eventJobs } from '../queue/producer.js';
+import { QUEUE_NAMES, createRedis, type EventJobData } from '../queue/queues.js';
 
 export interface EventWorkerOptions {
   /** Jobs held at once, across the batches in flight. @defaultValue config.PROJECTION_CONCURRENCY */
@@ -40,11 +40,6 @@ export interface EventWorker {
   consumer: BatchConsumer<EventJobData>;
   /** Stops taking jobs, finishes the batches in flight, disconnects. */
   close(): Promise<void>;
-}
-
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return msg.slice(0, 2_000);
 }
 
 /** The event ids a job stands for (batch jobs, and the one-event jobs of the earlier design). */
@@ -89,35 +84,15 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   const pgOutage = new OutageLog(log, 'postgres', 'events are not projected; their jobs retry');
 
   const markFailed = (ids: string[], err: unknown) =>
-    rt.pool
-      .query(
-        `UPDATE "stripe_events" SET "status" = 'failed', "last_error" = $2,
-                "attempts" = "attempts" + 1 WHERE "id" = ANY($1::text[])`,
-        [ids, errorText(err)],
-      )
-      .catch((e: unknown) =>
-        log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
-      );
+    markInboxFailed(rt.pool, ids, err).catch((e: unknown) =>
+      log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
+    );
 
   const noteAttempt = (ids: string[], err: unknown) =>
-    rt.pool
-      .query(
-        `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
-          WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
-        [ids, errorText(err)],
-      )
-      .catch(() => {});
+    noteInboxAttempt(rt.pool, ids, err).catch(() => {});
 
   /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
-  const inboxPayloads = async (ids: string[]): Promise<Map<string, string>> => {
-    if (ids.length === 0) return new Map();
-    const { rows } = await rt.pool.query<{ id: string; payload: string }>({
-      name: 'inbox_payloads_v1',
-      text: `SELECT "id", "payload" FROM "stripe_events" WHERE "id" = ANY($1::text[])`,
-      values: [ids],
-    });
-    return new Map(rows.map((r) => [r.id, r.payload]));
-  };
+  const inboxPayloads = (ids: string[]) => loadPayloads(rt.pool, ids);
 
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {

@@ -1,9 +1,10 @@
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction } from '../db/pool.js';
 import { isTransientError } from '../errors.js';
 import { OutageLog } from '../log/outage.js';
 import { relayEnqueuedTotal } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import { addEventJobs, redisReady, type EventJobSource } from './producer.js';
+import { INBOX } from './statements.js';
+import { addEventJobs, redisReady, type EventJobSource } from '../queue/producer.js';
 
 /**
  * The inbox relay: the receiver acknowledges from Postgres, so anything it stored but could not
@@ -57,33 +58,6 @@ interface RelayRow extends EventJobSource {
 /** A Redis step failed: the page's transaction rolls back and the pass ends early. */
 class RedisStepError extends Error {}
 
-const CLAIM_SQL = `
-SELECT id, enqueued_at IS NOT NULL AS stuck
-  FROM stripe_events
- WHERE status = 'pending'
-   AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => $1::float8 / 1000))
-        OR enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
- ORDER BY received_at
- LIMIT $3
-   FOR UPDATE SKIP LOCKED`;
-
-const MARK_SQL = `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[])`;
-
-async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const r = await fn(c);
-    await c.query('COMMIT');
-    return r;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 /** One relay pass over the inbox. Throws only on Postgres errors; Redis trouble ends the pass early. */
 export async function relayInboxOnce(
   rt: Runtime,
@@ -104,15 +78,19 @@ export async function relayInboxOnce(
     }
     let claimed = 0;
     try {
-      claimed = await inTx(rt.pool, async (c) => {
-        const { rows } = await c.query<RelayRow>(CLAIM_SQL, [minAgeMs, stuckAfterMs, pageSize]);
+      claimed = await inTransaction(rt.pool, async (c) => {
+        const { rows } = await c.query<RelayRow>(INBOX.relayClaim, [
+          minAgeMs,
+          stuckAfterMs,
+          pageSize,
+        ]);
         if (rows.length === 0) return 0;
         try {
           await addEventJobs(queue, rt.redis, rows, timeoutMs);
         } catch (err) {
           throw new RedisStepError((err as Error).message, { cause: err });
         }
-        await c.query(MARK_SQL, [rows.map((r) => r.id)]);
+        await c.query(INBOX.relayMark, [rows.map((r) => r.id)]);
         const stuck = rows.filter((r) => r.stuck).length;
         result.added += rows.length - stuck;
         result.readded += stuck;
@@ -186,63 +164,4 @@ export function startInboxRelay(rt: Runtime, opts: InboxRelayOptions = {}): Inbo
       if (running) await running;
     },
   };
-}
-
-export interface ReplayInboxOptions {
-  /** Rows received at or after this time. */
-  since: Date;
-  /** Also replay rows stored as `ignored` (no worker handles them). @defaultValue false */
-  includeIgnored?: boolean;
-  /** @defaultValue 500 */
-  pageSize?: number;
-  /** Bound on each Redis round trip. @defaultValue 10000 */
-  redisTimeoutMs?: number;
-  onProgress?: (done: number) => void;
-}
-
-type ReplayRow = EventJobSource & { received_at: Date };
-
-export interface ReplayInboxResult {
-  /** Rows re-enqueued. */
-  enqueued: number;
-}
-
-/**
- * `recon replay --inbox --since T`: enqueues every inbox row received since T again, whatever its
- * status (except `ignored`, unless asked), as batch jobs; rows go back to `pending` with a fresh
- * enqueued_at. A row whose job is still queued is projected twice, which is a no-op.
- */
-export async function replayInbox(
-  rt: Runtime,
-  opts: ReplayInboxOptions,
-): Promise<ReplayInboxResult> {
-  const pageSize = opts.pageSize ?? 500;
-  const timeoutMs = opts.redisTimeoutMs ?? 10_000;
-  const result: ReplayInboxResult = { enqueued: 0 };
-  let after: { at: Date; id: string } | null = null;
-  for (;;) {
-    const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(
-      `SELECT id, received_at
-         FROM stripe_events
-        WHERE received_at >= $1
-          AND ($2::bool OR status <> 'ignored')
-          AND ($3::timestamptz IS NULL OR (received_at, id) > ($3::timestamptz, $4::text))
-        ORDER BY received_at, id
-        LIMIT $5`,
-      [opts.since, opts.includeIgnored ?? false, after?.at ?? null, after?.id ?? null, pageSize],
-    );
-    if (rows.length === 0) break;
-    await addEventJobs(rt.queues.events, rt.redis, rows, timeoutMs);
-    await rt.pool.query(
-      `UPDATE stripe_events SET status = 'pending', enqueued_at = now()
-        WHERE id = ANY($1::text[]) AND status <> 'ignored'`,
-      [rows.map((r) => r.id)],
-    );
-    result.enqueued += rows.length;
-    opts.onProgress?.(result.enqueued);
-    const last: ReplayRow = rows[rows.length - 1]!;
-    after = { at: last.received_at, id: last.id };
-    if (rows.length < pageSize) break;
-  }
-  return result;
 }

@@ -1,0 +1,55 @@
+import { addEventJobs, type EventJobSource } from '../queue/producer.js';
+import type { Runtime } from '../runtime.js';
+import { INBOX } from './statements.js';
+
+export interface ReplayInboxOptions {
+  /** Rows received at or after this time. */
+  since: Date;
+  /** Also replay rows stored as `ignored` (no worker handles them). @defaultValue false */
+  includeIgnored?: boolean;
+  /** @defaultValue 500 */
+  pageSize?: number;
+  /** Bound on each Redis round trip. @defaultValue 10000 */
+  redisTimeoutMs?: number;
+  onProgress?: (done: number) => void;
+}
+
+type ReplayRow = EventJobSource & { received_at: Date };
+
+export interface ReplayInboxResult {
+  /** Rows re-enqueued. */
+  enqueued: number;
+}
+
+/**
+ * `recon replay --inbox --since T`: enqueues every inbox row received since T again, whatever its
+ * status (except `ignored`, unless asked), as batch jobs; rows go back to `pending` with a fresh
+ * enqueued_at. A row whose job is still queued is projected twice, which is a no-op.
+ */
+export async function replayInbox(
+  rt: Runtime,
+  opts: ReplayInboxOptions,
+): Promise<ReplayInboxResult> {
+  const pageSize = opts.pageSize ?? 500;
+  const timeoutMs = opts.redisTimeoutMs ?? 10_000;
+  const result: ReplayInboxResult = { enqueued: 0 };
+  let after: { at: Date; id: string } | null = null;
+  for (;;) {
+    const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(INBOX.replayPage, [
+      opts.since,
+      opts.includeIgnored ?? false,
+      after?.at ?? null,
+      after?.id ?? null,
+      pageSize,
+    ]);
+    if (rows.length === 0) break;
+    await addEventJobs(rt.queues.events, rt.redis, rows, timeoutMs);
+    await rt.pool.query(INBOX.requeue, [rows.map((r) => r.id)]);
+    result.enqueued += rows.length;
+    opts.onProgress?.(result.enqueued);
+    const last: ReplayRow = rows[rows.length - 1]!;
+    after = { at: last.received_at, id: last.id };
+    if (rows.length < pageSize) break;
+  }
+  return result;
+}

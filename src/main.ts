@@ -13,6 +13,7 @@ import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { createStripeClient } from './stripe-client.js';
+import { stripeKeyMonitor } from './stripe-key.js';
 import { startSweepWorker } from './sweep/worker.js';
 
 /** Something to stop on shutdown, in the order it was started (reversed). */
@@ -130,6 +131,16 @@ export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
     throw err;
   }
   rt.log.info('workers started');
+  // A bad key is worth a loud line, not a refusal to start: the receiver and the projections of
+  // webhooks work without it, and the key may be fixed while this runs (/readyz shows it).
+  void stripeKeyMonitor(rt, rt.config.STRIPE_API_KEY, () =>
+    createStripeClient(rt.config, { maxNetworkRetries: 0, timeoutMs: 10_000 }),
+  )
+    .refresh()
+    .then((c) => {
+      if (c.status === 'ok') rt.log.info({ stripeKey: c.kind, mode: c.mode }, c.message);
+      else rt.log.warn({ stripeKey: c.status }, `Stripe API key check: ${c.message}`);
+    });
   return started.reverse();
 }
 

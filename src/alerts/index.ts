@@ -12,6 +12,7 @@ export {
 export { SIGNATURE_HEADER, signatureHeader, verifySignature } from './signature.js';
 export {
   alertQueue,
+  enqueueSweepFailed,
   enqueueSweepSummary,
   onMismatchChanges,
   scheduleAlertCheck,
@@ -19,6 +20,7 @@ export {
 } from './queue.js';
 export {
   runAlertCheck,
+  runSweepFailed,
   runSweepSummary,
   startAlertWorker,
   type AlertWorker,

@@ -6,6 +6,7 @@ import { createLogger } from '../log/logger.js';
 import { run } from '../main.js';
 import { ROLE_NEEDS, loadConfigFor, loadConfigWithoutStripe } from './config.js';
 import { registerOperatorCommands } from './operator-commands.js';
+import { registerStripeCommands } from './stripe-commands.js';
 
 // package.json sits two levels up from both src/cli/main.ts and the compiled dist/cli/main.js.
 const { version } = JSON.parse(
@@ -73,6 +74,7 @@ program
   });
 
 registerOperatorCommands(program);
+registerStripeCommands(program);
 
 program.addOption(new Option('--no-color', 'disable colours').hideHelp());
 

@@ -3,6 +3,8 @@
 // the token the operator typed once, kept in this tab's sessionStorage (never in a URL).
 // Every piece of data reaches the page through textContent, never as HTML.
 
+import { formatMoney } from './money.js';
+
 const KEY = 'recon.operatorToken';
 const main = document.getElementById('main');
 const KINDS = [
@@ -55,35 +57,10 @@ async function api(path, init = {}) {
   return body;
 }
 
-const ZERO_DECIMAL = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-]);
-const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
-/** Integer minor units with the ISO code beside them, the same form everywhere in the console. */
+/** The product's one money formatter (the server's own file): `$2,953.49`, `€3.50`, `CHF 12.34`. */
 function money(amount, currency) {
   if (amount === null || amount === undefined || !currency) return '—';
-  const c = currency.toLowerCase();
-  const digits = ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
-  const abs = Math.abs(amount);
-  const base = 10 ** digits;
-  const whole = Math.trunc(abs / base).toLocaleString('en-US');
-  const frac = digits ? `.${String(abs % base).padStart(digits, '0')}` : '';
-  return `${amount < 0 ? '-' : ''}${whole}${frac} ${c.toUpperCase()}`;
+  return formatMoney(amount, currency);
 }
 
 function age(iso) {

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import { minorUnitDigits } from '../domain/money.js';
+import { decimalAmount } from '../domain/money.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
 /**
@@ -33,17 +33,6 @@ export const CSV_COLUMNS = [
   'message',
 ] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
-
-/** Integer minor units as a plain decimal string (no grouping, no symbol): 295349 usd → 2953.49. */
-export function decimalAmount(amount: number, currency: string): string {
-  const digits = minorUnitDigits(currency);
-  if (digits === 0) return String(amount);
-  const sign = amount < 0 ? '-' : '';
-  const abs = Math.abs(amount);
-  const base = 10 ** digits;
-  const frac = abs % base;
-  return `${sign}${(abs - frac) / base}.${String(frac).padStart(digits, '0')}`;
-}
 
 /** Money-like keys of expected/actual are written as decimals in the row's currency. */
 const AMOUNT_KEY = /(^|_)amount($|_)/;

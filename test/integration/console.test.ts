@@ -103,7 +103,7 @@ describe('console', () => {
     await page.getByRole('heading', { name: /reversal_lost/ }).waitFor();
     // Data is text, never markup.
     await page.getByText('no matching ledger entry <b>5</b>.').first().waitFor();
-    await page.getByText('150.05 USD').first().waitFor();
+    await page.getByText('$150.05').first().waitFor();
     await page.screenshot({ path: new URL('console-mismatch.png', OUT).pathname, fullPage: true });
 
     await page.getByLabel(/^Note/).fill('Confirmed with the bank; written off in FIN-42.');

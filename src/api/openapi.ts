@@ -23,7 +23,10 @@ const Mismatch = z.looseObject({
   account: z.string().nullable(),
   currency: z.string().nullable(),
   amount_at_risk: z.number().int().nullable(),
+  /** When the mismatch opened ("open since"). */
   first_seen_at: z.string(),
+  /** When the object behind it first appeared ("first seen"): the age the message speaks of. */
+  object_first_seen_at: z.string(),
   acknowledged_at: z.string().nullable(),
   acknowledged_note: z.string().nullable(),
 });

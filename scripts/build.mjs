@@ -4,7 +4,8 @@
 //   2. tsc -p tsconfig.build.json: src/ -> dist/ (relative `.ts` imports rewritten to `.js`), the
 //      generated client included, so a production install needs neither the prisma CLI nor a
 //      generate step at start;
-//   3. copy the files src/ reads at run time that tsc does not emit (the console's static files).
+//   3. copy the files src/ reads at run time that tsc does not emit (the console's static files
+//      and src/domain/money-format.js, which the console loads as well).
 // `--out-dir DIR` builds elsewhere (the production-build test uses a temp folder).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
@@ -42,4 +43,6 @@ run(process.execPath, [
 ]);
 const assets = readdirSync(join(root, 'src/console')).filter((f) => /\.(html|css|js)$/.test(f));
 for (const f of assets) cpSync(join(root, 'src/console', f), join(outDir, 'console', f));
+// The money formatter is plain JavaScript (typed by a .d.ts) so that the console loads it too.
+cpSync(join(root, 'src/domain/money-format.js'), join(outDir, 'domain/money-format.js'));
 console.log(`build: ${outDir} (console assets: ${assets.join(', ')})`);

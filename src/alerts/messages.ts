@@ -60,7 +60,7 @@ const SEVERITY_ICON: Record<string, string> = {
   low: ':white_circle:',
 };
 
-/** Σ amount at risk per currency, by currency code, formatted ("5.00 EUR, $12.34"). */
+/** Σ amount at risk per currency, by currency code, formatted ("€5.00, $12.34"). */
 export function atRiskText(
   items: { currency: string | null; amount_at_risk: number | null }[],
 ): string {

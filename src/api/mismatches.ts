@@ -2,7 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { MISMATCH_KINDS, SEVERITIES } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import { MISMATCH_ID, toApiMismatch, type MismatchRow } from '../reconciliation/mismatch-record.js';
+import { parseDuration } from '../domain/duration.js';
+import {
+  MISMATCH_COLUMNS,
+  MISMATCH_ID,
+  OBJECT_FIRST_SEEN_SQL,
+  toApiMismatch,
+  type MismatchRow,
+} from '../reconciliation/mismatch-record.js';
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
 import { registerReversalExtras } from './reversals.js';
 import type { Runtime } from '../runtime.js';
@@ -14,6 +21,13 @@ import type { Runtime } from '../runtime.js';
  */
 
 const cursor = z.string().regex(MISMATCH_ID, 'must be a mismatch id (mm_…)');
+/** An age as config writes durations (`36h`, `7d`), in ms. */
+const age = z
+  .string()
+  .regex(/^\d{1,6}(s|m|h|d)$/, 'must be a duration such as 90m, 36h or 7d')
+  .transform(parseDuration);
+const AGE_NOTE =
+  'age runs from when the object was first seen (its created in Stripe, or the ledger entry time when Stripe has none), as the console and the reports show it';
 export const ListQuery = z
   .strictObject(
     {
@@ -22,6 +36,17 @@ export const ListQuery = z
       severity: z.enum(SEVERITIES).optional(),
       object_id: z.string().min(1).max(255).optional(),
       account: z.string().min(1).max(255).optional(),
+      /** ISO code, any case (`usd`, `EUR`). */
+      currency: z
+        .string()
+        .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO currency code')
+        .transform((c) => c.toLowerCase())
+        .optional()
+        .describe('three-letter ISO currency code, any case'),
+      /** First seen (the object's own time, see OBJECT_FIRST_SEEN_SQL) at least this long ago. */
+      min_age: age.optional().describe(`at least this old, e.g. 7d; ${AGE_NOTE}`),
+      /** First seen less than this long ago. */
+      max_age: age.optional().describe(`younger than this, e.g. 36h; ${AGE_NOTE}`),
       /** `false`: still needs someone (the console's open list); `true`: silenced. */
       acknowledged: z.enum(['true', 'false']).optional(),
       limit: z.coerce.number().int().min(1).max(100).default(10),
@@ -86,22 +111,30 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
       args.push(v);
       where.push(sql.replace('?', `$${args.length}`));
     };
-    if (q.status) add('status = ?', q.status);
-    if (q.kind) add('kind = ?', q.kind);
-    if (q.severity) add('severity = ?', q.severity);
-    if (q.object_id) add('object_id = ?', q.object_id);
-    if (q.account) add('account = ?', q.account);
+    if (q.status) add('m.status = ?', q.status);
+    if (q.kind) add('m.kind = ?', q.kind);
+    if (q.severity) add('m.severity = ?', q.severity);
+    if (q.object_id) add('m.object_id = ?', q.object_id);
+    if (q.account) add('m.account = ?', q.account);
+    if (q.currency) add('m.currency = ?', q.currency);
+    // The age the console and the reports show: from when the object was first seen.
+    if (q.min_age !== undefined) {
+      add(`${OBJECT_FIRST_SEEN_SQL} <= now() - make_interval(secs => ?)`, q.min_age / 1000);
+    }
+    if (q.max_age !== undefined) {
+      add(`${OBJECT_FIRST_SEEN_SQL} > now() - make_interval(secs => ?)`, q.max_age / 1000);
+    }
     if (q.acknowledged) {
-      where.push(`acknowledged_at IS ${q.acknowledged === 'true' ? 'NOT ' : ''}NULL`);
+      where.push(`m.acknowledged_at IS ${q.acknowledged === 'true' ? 'NOT ' : ''}NULL`);
     }
     // Newest first; ending_before pages backwards (ascending), then flips to keep the order.
-    if (q.starting_after) add('id < ?', q.starting_after);
-    if (q.ending_before) add('id > ?', q.ending_before);
+    if (q.starting_after) add('m.id < ?', q.starting_after);
+    if (q.ending_before) add('m.id > ?', q.ending_before);
     args.push(q.limit + 1);
     const order = q.ending_before ? 'ASC' : 'DESC';
     const { rows } = await rt.pool.query<MismatchRow>(
-      `SELECT * FROM mismatches ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY id ${order} LIMIT $${args.length}`,
+      `SELECT ${MISMATCH_COLUMNS} FROM mismatches m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY m.id ${order} LIMIT $${args.length}`,
       args,
     );
     const has_more = rows.length > q.limit;
@@ -185,7 +218,10 @@ async function withTrail(rt: Runtime, row: MismatchRow) {
 }
 
 async function findOne(rt: Runtime, id: string): Promise<MismatchRow> {
-  const { rows } = await rt.pool.query<MismatchRow>('SELECT * FROM mismatches WHERE id = $1', [id]);
+  const { rows } = await rt.pool.query<MismatchRow>(
+    `SELECT ${MISMATCH_COLUMNS} FROM mismatches m WHERE m.id = $1`,
+    [id],
+  );
   if (!rows[0]) throw new NotFoundError(`No such mismatch: '${id}'`);
   return rows[0];
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { LedgerListQuery, ReportListQuery, ReversalListQuery } from './lists.js';
 import { AckBody, ListQuery, UnackBody } from './mismatches.js';
+import { ReportBody } from '../reports/schema.js';
 import { StartBody } from './reconcile.js';
 
 /**
@@ -23,7 +24,10 @@ const Mismatch = z.looseObject({
   account: z.string().nullable(),
   currency: z.string().nullable(),
   amount_at_risk: z.number().int().nullable(),
+  /** When the mismatch opened ("open since"). */
   first_seen_at: z.string(),
+  /** When the object behind it first appeared ("first seen"): the age the message speaks of. */
+  object_first_seen_at: z.string(),
   acknowledged_at: z.string().nullable(),
   acknowledged_note: z.string().nullable(),
 });
@@ -55,6 +59,17 @@ const ReportSummary = z.object({
   sweep_run_id: z.string().nullable(),
   totals: z.record(z.string(), z.number()).nullable(),
 });
+const SweepRun = z.looseObject({
+  id: z.string(),
+  object: z.literal('sweep_run'),
+  status: z.string(),
+  trigger: z.string(),
+  account: z.string().nullable(),
+  progress: z.record(z.string(), z.number()),
+  created_at: z.string().nullable(),
+  report_id: z.string().nullable(),
+});
+const Transfer = z.looseObject({ id: z.string(), amount_reversed: z.number().int() });
 const list = <T extends z.ZodType>(item: T) =>
   z.object({
     object: z.literal('list'),
@@ -112,7 +127,12 @@ export const OPERATIONS: Op[] = [
     ok: list(Any),
   },
   { method: 'get', path: '/api/reversals/{id}', summary: 'A reversal', ok: Reversal },
-  { method: 'get', path: '/api/transfers/{id}', summary: 'A transfer and its reversals', ok: Any },
+  {
+    method: 'get',
+    path: '/api/transfers/{id}',
+    summary: 'A transfer and its reversals',
+    ok: Transfer,
+  },
   {
     method: 'get',
     path: '/api/ledger/entries',
@@ -138,26 +158,32 @@ export const OPERATIONS: Op[] = [
   {
     method: 'get',
     path: '/api/reports/latest',
-    summary: 'The latest drift report (?format=json|csv|md|html)',
-    ok: Any,
+    summary:
+      'The latest drift report (?format=json|csv|md|html; the JSON is docs/report.schema.json)',
+    ok: ReportBody,
   },
   {
     method: 'get',
     path: '/api/reports/{id}',
-    summary: 'A drift report (?format=json|csv|md|html)',
-    ok: Any,
+    summary: 'A drift report (?format=json|csv|md|html; the JSON is docs/report.schema.json)',
+    ok: ReportBody,
   },
   {
     method: 'post',
     path: '/api/reconcile',
     summary: 'Start a sweep',
     body: StartBody,
-    ok: Any,
+    ok: SweepRun,
     status: 202,
   },
-  { method: 'get', path: '/api/reconcile/runs', summary: 'Recent sweeps', ok: Any },
-  { method: 'get', path: '/api/reconcile/runs/{id}', summary: 'A sweep', ok: Any },
-  { method: 'get', path: '/api/openapi.json', summary: 'This document', ok: Any },
+  { method: 'get', path: '/api/reconcile/runs', summary: 'Recent sweeps', ok: list(SweepRun) },
+  { method: 'get', path: '/api/reconcile/runs/{id}', summary: 'A sweep', ok: SweepRun },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    ok: z.looseObject({ openapi: z.literal('3.1.0'), paths: z.record(z.string(), Any) }),
+  },
 ];
 
 const json = (t: z.ZodType) =>

@@ -3,6 +3,8 @@
 // the token the operator typed once, kept in this tab's sessionStorage (never in a URL).
 // Every piece of data reaches the page through textContent, never as HTML.
 
+import { formatMoney } from './money.js';
+
 const KEY = 'recon.operatorToken';
 const main = document.getElementById('main');
 const KINDS = [
@@ -19,6 +21,14 @@ const KINDS = [
   'duplicate_match',
 ];
 const SEVERITIES = ['critical', 'high', 'medium', 'low'];
+/** Age filter (GET /api/mismatches?min_age=): first seen at least this long ago. */
+const AGES = [
+  ['', 'Any'],
+  ['1h', '1 hour or more'],
+  ['1d', '1 day or more'],
+  ['7d', '7 days or more'],
+  ['30d', '30 days or more'],
+];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -55,59 +65,42 @@ async function api(path, init = {}) {
   return body;
 }
 
-const ZERO_DECIMAL = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-]);
-const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
-/** Integer minor units with the ISO code beside them, the same form everywhere in the console. */
+/** The product's one money formatter (the server's own file): `$2,953.49`, `€3.50`, `CHF 12.34`. */
 function money(amount, currency) {
   if (amount === null || amount === undefined || !currency) return '—';
-  const c = currency.toLowerCase();
-  const digits = ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
-  const abs = Math.abs(amount);
-  const base = 10 ** digits;
-  const whole = Math.trunc(abs / base).toLocaleString('en-US');
-  const frac = digits ? `.${String(abs % base).padStart(digits, '0')}` : '';
-  return `${amount < 0 ? '-' : ''}${whole}${frac} ${c.toUpperCase()}`;
+  return formatMoney(amount, currency);
 }
 
-function age(iso) {
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+/** A duration in the console's short words: `7 min`, `5 h`, `9 d`. */
+function duration(ms) {
+  const s = Math.max(0, ms / 1000);
   if (s < 3600) return `${Math.round(s / 60)} min`;
   if (s < 86400) return `${Math.round(s / 3600)} h`;
   return `${Math.floor(s / 86400)} d`;
 }
+const age = (iso) => duration(Date.now() - Date.parse(iso));
+/** First seen: the object's own time (what the message's "for 9 days" counts from). */
+const firstSeen = (m) => m.object_first_seen_at ?? m.first_seen_at;
+const utc = (iso) => new Date(iso).toUTCString();
 
 const badge = (sev) => el('span', { class: `badge sev-${sev}` }, sev);
 
-/** The object in Stripe's dashboard, test or live mode from the object itself. */
-function dashboardLink(id, livemode, account) {
+/**
+ * The object in Stripe's dashboard, in test or live mode as the object itself says (`livemode`),
+ * under its connected account when it has one. Transfers (and a transfer reversal, through its
+ * transfer) have their own page; Treasury objects are found by the dashboard's search.
+ */
+function dashboardLink(id, livemode, account, transfer) {
   if (!id) return null;
   const base = `https://dashboard.stripe.com${account ? `/${account}` : ''}${livemode ? '' : '/test'}`;
-  let path = null;
-  if (id.startsWith('trr_') || id.startsWith('tr_'))
-    path = `/connect/transfers/${id.startsWith('tr_') ? id : ''}`;
-  if (id.startsWith('credrev_') || id.startsWith('debrev_')) path = `/treasury`;
-  if (!path || path.endsWith('/')) path = `/search?query=${encodeURIComponent(id)}`;
+  const tr = id.startsWith('tr_') ? id : id.startsWith('trr_') ? transfer : null;
+  const path = tr
+    ? `/connect/transfers/${encodeURIComponent(tr)}`
+    : `/search?query=${encodeURIComponent(id)}`;
   return el(
     'a',
     { href: `${base}${path}`, target: '_blank', rel: 'noopener noreferrer' },
-    'Open in Stripe ↗',
+    `Open in Stripe (${livemode ? 'live' : 'test'} mode) ↗`,
   );
 }
 
@@ -218,6 +211,31 @@ async function renderList(params) {
       'Account',
       el('input', { name: 'account', value: q.get('account') ?? '', placeholder: 'acct_…' }),
     ),
+    el(
+      'label',
+      {},
+      'Currency',
+      el('input', {
+        name: 'currency',
+        value: q.get('currency') ?? '',
+        placeholder: 'usd',
+        maxlength: 3,
+        size: 4,
+        pattern: '[A-Za-z]{3}',
+      }),
+    ),
+    el(
+      'label',
+      {},
+      'Age',
+      el(
+        'select',
+        { name: 'min_age' },
+        AGES.map(([v, text]) =>
+          el('option', { value: v, selected: v === (q.get('min_age') ?? '') }, text),
+        ),
+      ),
+    ),
     el('button', { type: 'submit' }, 'Apply filters'),
   );
   const rows = list.data.map((m) =>
@@ -229,7 +247,7 @@ async function renderList(params) {
       el('td', { class: 'opt' }, el('code', {}, m.object_id ?? m.ledger_entry_id ?? '—')),
       el('td', { class: 'opt' }, m.account ?? 'platform'),
       el('td', { class: 'num' }, money(m.amount_at_risk, m.currency)),
-      el('td', { class: 'num' }, age(m.first_seen_at)),
+      el('td', { class: 'num', title: `First seen ${utc(firstSeen(m))}` }, age(firstSeen(m))),
       el('td', { class: 'opt' }, m.acknowledged_at ? 'Acknowledged' : ''),
     ),
   );
@@ -300,9 +318,13 @@ function side(title, value) {
 async function renderMismatch(id) {
   const m = await api(`/api/mismatches/${encodeURIComponent(id)}`);
   let reversal = null;
+  let transfer = null;
   if (m.object_id && /^(trr|credrev|debrev)_/.test(m.object_id)) {
     reversal = await api(`/api/reversals/${encodeURIComponent(m.object_id)}`).catch(() => null);
+  } else if (m.object_id?.startsWith('tr_')) {
+    transfer = await api(`/api/transfers/${encodeURIComponent(m.object_id)}`).catch(() => null);
   }
+  const livemode = reversal?.livemode ?? transfer?.livemode ?? false;
   const note = el('textarea', { id: 'note', name: 'note', required: true, maxlength: 2000 });
   const status = el('p', { role: 'status', class: 'muted' });
   const act = async (action, body) => {
@@ -368,7 +390,7 @@ async function renderMismatch(id) {
           {},
           el('code', {}, m.object_id ?? '—'),
           ' ',
-          dashboardLink(m.object_id, reversal?.livemode ?? false, m.account),
+          dashboardLink(m.object_id, livemode, m.account, reversal?.transfer),
         ),
         el('dt', {}, 'Ledger entry'),
         el('dd', {}, el('code', {}, m.ledger_entry_id ?? '—')),
@@ -377,7 +399,12 @@ async function renderMismatch(id) {
         el('dt', {}, 'Amount at risk'),
         el('dd', {}, money(m.amount_at_risk, m.currency)),
         el('dt', {}, 'First seen'),
-        el('dd', {}, `${new Date(m.first_seen_at).toUTCString()} (${age(m.first_seen_at)} ago)`),
+        el('dd', {}, `${utc(firstSeen(m))} (${age(firstSeen(m))} ago)`),
+        // When the mismatch was raised, if later: a reversal stuck for 9 days opens on day 5.
+        age(firstSeen(m)) === age(m.first_seen_at) ? null : el('dt', {}, 'Open since'),
+        age(firstSeen(m)) === age(m.first_seen_at)
+          ? null
+          : el('dd', {}, `${utc(m.first_seen_at)} (${age(m.first_seen_at)} ago)`),
         el('dt', {}, 'Last seen'),
         el('dd', {}, new Date(m.last_seen_at).toUTCString()),
       ),

@@ -27,7 +27,30 @@ export interface MismatchRow {
   acknowledged_note: string | null;
   notified_severity: Severity | null;
   updated_at: Date;
+  /** Only when selected with {@link MISMATCH_COLUMNS}: see OBJECT_FIRST_SEEN_SQL. */
+  object_first_seen_at?: Date;
 }
+
+/**
+ * "First seen": when the mismatch's evidence first appeared — the Stripe object's own `created`,
+ * or, for an object Stripe does not have (missing_in_stripe), the ledger entry's `occurred_at`
+ * (else when it was recorded); never later than the mismatch itself. It differs from
+ * `first_seen_at`, when the mismatch opened ("open since"): a credit reversal found stuck after 9
+ * days of processing was first seen 9 days ago and has been open for seconds, and the message
+ * ("processing for 9 days") speaks of the former. `m` is the `mismatches` row. Derived when read
+ * (not stored), so rows written before it existed have it too.
+ */
+export const OBJECT_FIRST_SEEN_SQL = `LEAST(m.first_seen_at, CASE m.object_type
+    WHEN 'transfer_reversal' THEN (SELECT to_timestamp(created) FROM transfer_reversals WHERE id = m.object_id)
+    WHEN 'credit_reversal' THEN (SELECT to_timestamp(created) FROM credit_reversals WHERE id = m.object_id)
+    WHEN 'debit_reversal' THEN (SELECT to_timestamp(created) FROM debit_reversals WHERE id = m.object_id)
+    WHEN 'transfer' THEN (SELECT to_timestamp(created) FROM transfers WHERE id = m.object_id)
+    WHEN 'received_credit' THEN (SELECT to_timestamp(created) FROM received_credits WHERE id = m.object_id)
+    WHEN 'received_debit' THEN (SELECT to_timestamp(created) FROM received_debits WHERE id = m.object_id)
+  END, (SELECT COALESCE(occurred_at, created_at) FROM ledger_entries WHERE id = m.ledger_entry_id))`;
+
+/** `SELECT ${MISMATCH_COLUMNS} FROM mismatches m`: the row plus `object_first_seen_at`. */
+export const MISMATCH_COLUMNS = `m.*, ${OBJECT_FIRST_SEEN_SQL} AS object_first_seen_at`;
 
 /** The API object (Stripe-like: `object`, snake_case, ISO times). */
 export interface ApiMismatch {
@@ -53,6 +76,12 @@ export interface ApiMismatch {
   reopened_count: number;
   acknowledged_at: string | null;
   acknowledged_note: string | null;
+  /**
+   * "First seen": when the object behind the mismatch first appeared (see OBJECT_FIRST_SEEN_SQL);
+   * `first_seen_at` is when the mismatch opened ("open since"). Absent where the row was read
+   * without it (alert payloads).
+   */
+  object_first_seen_at?: string;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -81,6 +110,9 @@ export function toApiMismatch(r: MismatchRow): ApiMismatch {
     reopened_count: r.reopened_count,
     acknowledged_at: iso(r.acknowledged_at),
     acknowledged_note: r.acknowledged_note,
+    ...(r.object_first_seen_at
+      ? { object_first_seen_at: r.object_first_seen_at.toISOString() }
+      : {}),
   };
 }
 

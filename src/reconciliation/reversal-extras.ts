@@ -3,7 +3,12 @@ import type { LedgerEntry } from '../domain/types.js';
 import { projectedParents } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { loadUnits } from './load.js';
-import { toApiMismatch, type ApiMismatch, type MismatchRow } from './mismatch-record.js';
+import {
+  MISMATCH_COLUMNS,
+  toApiMismatch,
+  type ApiMismatch,
+  type MismatchRow,
+} from './mismatch-record.js';
 import { rulesFromConfig } from './reconcile-units.js';
 
 export interface ApiLedgerEntry {
@@ -52,9 +57,9 @@ export async function reversalExtras(
     }
   }
   const { rows } = await rt.pool.query<MismatchRow>(
-    `SELECT * FROM mismatches
-     WHERE status = 'open' AND (object_id = $1 OR ledger_entry_id = ANY($2::text[]))
-     ORDER BY id DESC LIMIT 100`,
+    `SELECT ${MISMATCH_COLUMNS} FROM mismatches m
+     WHERE m.status = 'open' AND (m.object_id = $1 OR m.ledger_entry_id = ANY($2::text[]))
+     ORDER BY m.id DESC LIMIT 100`,
     [id, entries.map((e) => e.id)],
   );
   return { ledger_entries: entries, mismatches: rows.map(toApiMismatch) };

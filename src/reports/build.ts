@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../db/pool.js';
 import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
+import { OBJECT_FIRST_SEEN_SQL } from '../reconciliation/mismatch-record.js';
 import { ReportBody, type ReportMismatch } from './schema.js';
 
 /** The sweep numbers a report repeats (a row of `sweep_runs`). */
@@ -42,6 +43,7 @@ interface Row {
   resolved_at: Date | null;
   resolution_reason: string | null;
   acknowledged_at: Date | null;
+  object_first_seen_at: Date;
 }
 
 const asRecord = (v: unknown): Record<string, unknown> | null =>
@@ -70,21 +72,22 @@ export async function buildReportBody(
           'SELECT id, created_at FROM reports ORDER BY created_at DESC, id DESC LIMIT 1',
         )
       ).rows[0] ?? null;
-    const cols = `id, fingerprint, kind, severity, status, object_type, object_id, ledger_entry_id, account,
-      currency, amount_at_risk, expected, actual, message, first_seen_at, last_seen_at, resolved_at, resolution_reason,
-      acknowledged_at`;
+    const cols = `m.id, m.fingerprint, m.kind, m.severity, m.status, m.object_type, m.object_id,
+      m.ledger_entry_id, m.account, m.currency, m.amount_at_risk, m.expected, m.actual, m.message,
+      m.first_seen_at, m.last_seen_at, m.resolved_at, m.resolution_reason, m.acknowledged_at,
+      ${OBJECT_FIRST_SEEN_SQL} AS object_first_seen_at`;
     const open = (
       await client.query<Row>(
-        `SELECT ${cols} FROM mismatches WHERE status = 'open'
-          ORDER BY array_position($1::text[], severity) DESC, first_seen_at, id`,
+        `SELECT ${cols} FROM mismatches m WHERE m.status = 'open'
+          ORDER BY array_position($1::text[], m.severity) DESC, m.first_seen_at, m.id`,
         [SEVERITIES],
       )
     ).rows;
     const resolved = (
       await client.query<Row>(
-        `SELECT ${cols} FROM mismatches
-          WHERE status = 'resolved' AND resolved_at <= $1 AND ($2::timestamptz IS NULL OR resolved_at > $2)
-          ORDER BY resolved_at, id`,
+        `SELECT ${cols} FROM mismatches m
+          WHERE m.status = 'resolved' AND m.resolved_at <= $1 AND ($2::timestamptz IS NULL OR m.resolved_at > $2)
+          ORDER BY m.resolved_at, m.id`,
         [now, prev?.created_at ?? null],
       )
     ).rows;
@@ -119,10 +122,9 @@ export async function buildReportBody(
       last_seen_at: r.last_seen_at.toISOString(),
       resolved_at: r.resolved_at?.toISOString() ?? null,
       resolution_reason: r.resolution_reason,
-      age_seconds: Math.max(
-        0,
-        Math.floor(((r.resolved_at ?? now).getTime() - r.first_seen_at.getTime()) / 1000),
-      ),
+      object_first_seen_at: r.object_first_seen_at.toISOString(),
+      age_seconds: secondsUntil(r.object_first_seen_at, r.resolved_at ?? now),
+      open_seconds: secondsUntil(r.first_seen_at, r.resolved_at ?? now),
       acknowledged: r.acknowledged_at !== null,
     });
     const openItems = open.map((r) => item(r, isNew(r) ? 'new' : 'open'));
@@ -190,6 +192,9 @@ export async function buildReportBody(
     client.release();
   }
 }
+
+const secondsUntil = (from: Date, to: Date) =>
+  Math.max(0, Math.floor((to.getTime() - from.getTime()) / 1000));
 
 export function sumMoney(items: readonly Pick<ReportMismatch, 'currency' | 'amount_at_risk'>[]) {
   const sums = new Map<string, { amount: number; count: number }>();

@@ -1,13 +1,14 @@
 import { stringify } from 'csv-stringify/sync';
-import { minorUnitDigits } from '../domain/money.js';
+import { decimalAmount } from '../domain/money.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
 /**
  * Column order of the CSV: one row per mismatch (open first, then resolved since the last
  * report). Written for finance: decimal amounts with the ISO currency beside them (the minor
  * units stay, for systems that want integers), what the ledger expected and what Stripe shows,
- * the age in days, and "platform" where the platform itself is the account. The fingerprint is
- * an internal key and stays in the JSON.
+ * the age in days from when the object was first seen (the age the message speaks of) and, apart,
+ * when the mismatch opened ("open since", and how long it has been open), and "platform" where
+ * the platform itself is the account. The fingerprint is an internal key and stays in the JSON.
  */
 export const CSV_COLUMNS = [
   'change',
@@ -25,25 +26,16 @@ export const CSV_COLUMNS = [
   'expected',
   'actual',
   'first_seen_at',
+  'open_since',
   'last_seen_at',
   'resolved_at',
   'resolution_reason',
   'age_days',
+  'open_days',
   'acknowledged',
   'message',
 ] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
-
-/** Integer minor units as a plain decimal string (no grouping, no symbol): 295349 usd → 2953.49. */
-export function decimalAmount(amount: number, currency: string): string {
-  const digits = minorUnitDigits(currency);
-  if (digits === 0) return String(amount);
-  const sign = amount < 0 ? '-' : '';
-  const abs = Math.abs(amount);
-  const base = 10 ** digits;
-  const frac = abs % base;
-  return `${sign}${(abs - frac) / base}.${String(frac).padStart(digits, '0')}`;
-}
 
 /** Money-like keys of expected/actual are written as decimals in the row's currency. */
 const AMOUNT_KEY = /(^|_)amount($|_)/;
@@ -90,11 +82,15 @@ function row(m: ReportMismatch): Record<CsvColumn, string> {
     amount_at_risk_minor: m.amount_at_risk === null ? '' : String(m.amount_at_risk),
     expected: describeSide(m.expected, cur),
     actual: describeSide(m.actual, cur),
-    first_seen_at: m.first_seen_at,
+    // First seen: the object's own time; open since: when the mismatch was raised (JSON's
+    // object_first_seen_at and first_seen_at).
+    first_seen_at: m.object_first_seen_at ?? m.first_seen_at,
+    open_since: m.first_seen_at,
     last_seen_at: m.last_seen_at,
     resolved_at: m.resolved_at ?? '',
     resolution_reason: m.resolution_reason ?? '',
     age_days: (m.age_seconds / 86_400).toFixed(1),
+    open_days: ((m.open_seconds ?? m.age_seconds) / 86_400).toFixed(1),
     acknowledged: m.acknowledged ? 'yes' : 'no',
     message: m.message,
   };
@@ -104,6 +100,7 @@ const NUMERIC: ReadonlySet<CsvColumn> = new Set([
   'amount_at_risk',
   'amount_at_risk_minor',
   'age_days',
+  'open_days',
 ]);
 
 /** The CSV cells of one mismatch, in column order, neutralised where a spreadsheet would bite. */

@@ -1,5 +1,14 @@
 import { SEVERITIES } from '../domain/types.js';
-import { LIST_LIMIT, age, keyNumbers, money, sinceText, title } from './format.js';
+import {
+  LIST_LIMIT,
+  READING_NOTES,
+  age,
+  keyNumbers,
+  money,
+  riskText,
+  sinceText,
+  title,
+} from './format.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
 /** A standalone page: inline CSS and SVG, no script, no external asset (mail it, archive it). */
@@ -41,6 +50,7 @@ code{font:12px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgrou
 .msg{color:#344054;max-width:420px}
 .empty{color:#667085;font-style:italic}
 .more{color:#475467;margin-top:6px}
+.notes{color:#344054;max-width:900px}
 footer{color:#667085;font-size:12px;margin-top:32px}
 `;
 
@@ -99,7 +109,7 @@ function list(items: ReportMismatch[], withReason: boolean, empty: string): stri
     .map(
       (m) => `<tr>
 <td>${sev(m.severity)}</td><td>${esc(m.kind)}</td><td>${codeOr(m.object_id)}</td><td>${codeOr(m.ledger_entry_id)}</td>
-<td>${m.account ? codeOr(m.account) : 'platform'}</td><td class="num">${esc(money(m.amount_at_risk, m.currency))}</td>
+<td>${m.account ? codeOr(m.account) : 'platform'}</td><td class="num">${esc(riskText(m))}</td>
 <td>${esc(age(m))}</td>${withReason ? `<td>${esc(m.resolution_reason)}</td>` : ''}<td class="msg">${esc(m.message)}</td></tr>`,
     )
     .join('\n');
@@ -179,7 +189,9 @@ export function renderHtml(body: ReportBody): string {
 <h2>New (${fresh.length})</h2>${list(fresh, false, 'No new mismatches.')}
 <h2>Resolved (${body.resolved.length})</h2>${list(body.resolved, true, 'Nothing resolved.')}
 <h2>Still open (${still.length})</h2>${list(still, false, 'Nothing carried over.')}
-<footer>Generated ${esc(body.created_at)} by recon. Amounts are what is at risk per mismatch; ages run from first seen.</footer>
+<h2>How to read this</h2>
+<ul class="notes">${READING_NOTES.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
+<footer>Generated ${esc(body.created_at)} by recon.</footer>
 </main></body></html>
 `;
 }

@@ -1,5 +1,14 @@
 import { SEVERITIES } from '../domain/types.js';
-import { LIST_LIMIT, age, keyNumbers, money, sinceText, title } from './format.js';
+import {
+  LIST_LIMIT,
+  READING_NOTES,
+  age,
+  keyNumbers,
+  money,
+  riskText,
+  sinceText,
+  title,
+} from './format.js';
 import type { ReportBody, ReportMismatch } from './schema.js';
 
 /**
@@ -47,8 +56,8 @@ function list(items: ReportMismatch[], withReason: boolean): string {
       code(m.object_id),
       code(m.ledger_entry_id),
       code(m.account),
-      cell(money(m.amount_at_risk, m.currency)),
-      age(m),
+      cell(riskText(m)),
+      cell(age(m)),
     ];
     if (withReason) r.push(cell(m.resolution_reason));
     r.push(cell(m.message));
@@ -151,5 +160,6 @@ export function renderMarkdown(body: ReportBody): string {
     still.length ? list(still, false) : '_Nothing carried over._',
     '',
   );
+  out.push('## How to read this', '', ...READING_NOTES.map((n) => `- ${cell(n)}`), '');
   return out.join('\n');
 }

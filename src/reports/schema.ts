@@ -35,12 +35,27 @@ export const ReportMismatch = z.object({
   expected: z.record(z.string(), z.unknown()).nullable().optional(),
   actual: z.record(z.string(), z.unknown()).nullable().optional(),
   message: z.string(),
+  /**
+   * "First seen": when the object behind the mismatch first appeared — its `created` in Stripe,
+   * or the ledger entry's `occurred_at` for an object Stripe does not have; never later than
+   * `first_seen_at`. Absent in reports stored before it was added.
+   */
+  object_first_seen_at: iso.optional(),
+  /** When the mismatch opened (shown as "open since"); the same as the mismatch API's. */
   first_seen_at: iso,
   last_seen_at: iso,
   resolved_at: iso.nullable(),
   resolution_reason: z.string().nullable(),
-  /** Seconds from first seen to the report (open) or to the resolution (resolved). */
+  /**
+   * Seconds from first seen (`object_first_seen_at`) to the report (open) or to the resolution
+   * (resolved): the age the message speaks of ("processing for 9 days").
+   */
   age_seconds: count,
+  /**
+   * Seconds from `first_seen_at` (the mismatch opened) to the report or the resolution. Absent in
+   * reports stored before it was added (their `age_seconds` ran from `first_seen_at`).
+   */
+  open_seconds: count.optional(),
   acknowledged: z.boolean(),
 });
 export type ReportMismatch = z.infer<typeof ReportMismatch>;

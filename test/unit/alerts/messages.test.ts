@@ -107,7 +107,7 @@ describe('messages', () => {
           events_recovered: 3,
         },
       }),
-    ).toBe('Sweep completed: 4 open mismatches (1 new, 2 resolved) — 2.50 EUR at risk');
+    ).toBe('Sweep completed: 4 open mismatches (1 new, 2 resolved) — €2.50 at risk');
   });
 
   it('a failed sweep says why in one line, on every sink', () => {

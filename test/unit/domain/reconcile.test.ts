@@ -583,7 +583,7 @@ describe('reconcile: details', () => {
       expected: { amount: 1234, currency: 'eur' },
       actual: { amount: 1234, currency: 'usd' },
       message:
-        'Transfer reversal trr_1 is $12.34 in Stripe, but ledger entry le_1 records it in EUR (12.34 EUR).',
+        'Transfer reversal trr_1 is $12.34 in Stripe, but ledger entry le_1 records it in EUR (€12.34).',
     });
   });
 
@@ -609,7 +609,7 @@ describe('reconcile: details', () => {
       actual: null,
     });
     expect(m.message).toBe(
-      'Ledger entry le_1 records a transfer reversal of 12.34 EUR against tr_1, but Stripe has no such reversal.',
+      'Ledger entry le_1 records a transfer reversal of €12.34 against tr_1, but Stripe has no such reversal.',
     );
   });
 

@@ -76,7 +76,6 @@ export async function scheduleAlertCheck(
   );
 }
 
-
 /**
  * The reconciler's hook: after mismatches were persisted, schedule a grouped check if anything
  * changed. Never throws — a dead sink or Redis must not fail reconciliation; the minute-by-minute

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import type { Config } from '../config/config.js';
-import { STRIPE_API_VERSION } from '../stripe-client.js';
+import { STRIPE_API_VERSION, countingStripeErrors } from '../stripe-client.js';
 import { TokenBucket } from './rate-limit.js';
 
 /**
@@ -14,7 +14,7 @@ export function createSweepStripeClient(
   opts: { bucket?: TokenBucket; onRequest?: (method: string, path: string) => void } = {},
 ): Stripe {
   const bucket = opts.bucket ?? new TokenBucket(config.RECON_SWEEP_RATE_LIMIT);
-  const inner = Stripe.createNodeHttpClient();
+  const inner = countingStripeErrors(Stripe.createNodeHttpClient());
   const httpClient: typeof inner = Object.assign(Object.create(inner) as typeof inner, {
     getClientName: () => inner.getClientName(),
     makeRequest: async (...args: Parameters<typeof inner.makeRequest>) => {

@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Pool } from './db/pool.js';
 
 /**
  * The process's Prometheus registry, served by `GET /metrics`. Every metric the product exposes is
@@ -87,15 +86,6 @@ export const mismatchesOpen = new Gauge({
   labelNames: ['kind', 'severity'] as const,
   registers: [metrics],
 });
-
-/** Sets `recon_mismatches_open` from the mismatches table (one grouped query). */
-export async function refreshOpenMismatchGauge(pool: Pool): Promise<void> {
-  const { rows } = await pool.query<{ kind: string; severity: string; n: number }>(
-    `SELECT kind, severity, count(*)::int AS n FROM mismatches WHERE status = 'open' GROUP BY 1, 2`,
-  );
-  mismatchesOpen.reset();
-  for (const r of rows) mismatchesOpen.set({ kind: r.kind, severity: r.severity }, r.n);
-}
 
 /** Confirm before raising (issue #12): Stripe lookups answered, by outcome. */
 export const stripeLookupsTotal = new Counter({

@@ -127,7 +127,7 @@ export const queueOldestWaitingAgeSeconds = new Gauge({
 
 export const queueDeadLetterJobs = new Gauge({
   name: 'recon_queue_dead_letter_jobs',
-  help: 'Jobs that exhausted their attempts (or were poison) and sit in the queue’s failed set; `recon replay --dead-letter` re-runs them',
+  help: 'Jobs that exhausted their attempts (or were poison) and sit in the queue’s failed set (the dead letters; `recon replay --dead-letter` re-runs those of stripe-events and reconcile)',
   labelNames: ['queue'] as const,
   registers: [metrics],
 });

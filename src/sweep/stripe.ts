@@ -6,7 +6,8 @@ import { TokenBucket } from './rate-limit.js';
 /**
  * The sweep's own SDK client: the same settings as createStripeClient, with every HTTP request
  * (auto-pagination's follow-up pages and retries included) taking a token from a bucket of
- * RECON_SWEEP_RATE_LIMIT per second, so a sweep never eats the account's API rate limit.
+ * RECON_SWEEP_RATE_LIMIT per second, so a sweep never eats the account's API rate limit, and every
+ * failed one counted in `recon_stripe_api_errors_total` (countingStripeErrors).
  * `onRequest` counts requests (progress, tests).
  */
 export function createSweepStripeClient(

@@ -37,7 +37,35 @@ export const EXIT = {
   config: 78,
 } as const;
 
+/** The Stripe SDK error in `err` or its causes (by `type`, without importing the SDK). */
+function stripeErrorType(err: unknown): string | undefined {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
+    if (typeof e.type === 'string' && e.type.startsWith('Stripe')) return e.type;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * The one line the CLI prints for a failure. Stripe's own messages for a rejected key echo part
+ * of the key, so those name the variable instead.
+ */
+export function describeFailure(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  switch (stripeErrorType(err)) {
+    case 'StripeAuthenticationError':
+      return 'Stripe rejected STRIPE_API_KEY (401): check the key, and that it is a live key for live data or a test key for test data';
+    case 'StripePermissionError':
+      return 'STRIPE_API_KEY may not do this (403): a restricted key needs read access to transfers, Treasury, accounts and events';
+  }
+  return e.message.split('\n')[0]!;
+}
+
 export function exitCodeFor(err: unknown): number {
+  const stripe = stripeErrorType(err);
+  if (stripe === 'StripeAuthenticationError' || stripe === 'StripePermissionError')
+    return EXIT.config;
+  if (stripe === 'StripeConnectionError') return EXIT.unavailable;
   if (err instanceof ConfigError || err instanceof StartupCheckError) return EXIT.config;
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof InputFileError) return EXIT.noInput;

@@ -7,13 +7,14 @@ import type { Config } from './config/config.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { DependencyError, StartupCheckError, postgresUnavailable } from './errors.js';
 import type { Logger } from './log/logger.js';
-import { startEventWorker } from './queue/event-worker.js';
+import { startEventWorker } from './projections/worker.js';
 import { checkRedisEvictionPolicy, createRedis } from './queue/queues.js';
 import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { createStripeClient } from './stripe-client.js';
+import { stripeKeyMonitor } from './stripe-key.js';
 import { startSweepWorker } from './sweep/worker.js';
 
 /** Something to stop on shutdown, in the order it was started (reversed). */
@@ -108,22 +109,40 @@ async function closeServer(app: FastifyInstance): Promise<void> {
 
 export async function startWorkers(rt: Runtime): Promise<Stoppable[]> {
   const stripe = createStripeClient(rt.config);
-  const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
-  const reconcile = startReconcileWorker(rt, {
-    concurrency: rt.config.RECONCILE_CONCURRENCY,
-    onChanges: (changes) => onMismatchChanges(rt, changes),
-  });
-  const alerts = await startAlertWorker(rt);
-  const sweep = await startSweepWorker(rt);
-  const lookups = startStripeLookupWorker(rt);
+  // Stopped in reverse if a later one fails to start: `run` only knows the list once this
+  // returns, and a worker left running after a failed start keeps the process alive on a closed
+  // pool, logging failures instead of exiting.
+  const started: Stoppable[] = [];
+  try {
+    const events = startEventWorker(rt, { concurrency: rt.config.PROJECTION_CONCURRENCY, stripe });
+    started.push({ name: 'event-worker', stop: () => events.close() });
+    const reconcile = startReconcileWorker(rt, {
+      concurrency: rt.config.RECONCILE_CONCURRENCY,
+      onChanges: (changes) => onMismatchChanges(rt, changes),
+    });
+    started.push({ name: 'reconcile-worker', stop: () => reconcile.close() });
+    const alerts = await startAlertWorker(rt);
+    started.push({ name: 'alert-worker', stop: () => alerts.close() });
+    const sweep = await startSweepWorker(rt);
+    started.push({ name: 'sweep-worker', stop: () => sweep.close() });
+    const lookups = startStripeLookupWorker(rt);
+    started.push({ name: 'stripe-lookup-worker', stop: () => lookups.close() });
+  } catch (err) {
+    for (const s of [...started].reverse()) await s.stop().catch(() => {});
+    throw err;
+  }
   rt.log.info('workers started');
-  return [
-    { name: 'stripe-lookup-worker', stop: () => lookups.close() },
-    { name: 'sweep-worker', stop: () => sweep.close() },
-    { name: 'alert-worker', stop: () => alerts.close() },
-    { name: 'reconcile-worker', stop: () => reconcile.close() },
-    { name: 'event-worker', stop: () => events.close() },
-  ];
+  // A bad key is worth a loud line, not a refusal to start: the receiver and the projections of
+  // webhooks work without it, and the key may be fixed while this runs (/readyz shows it).
+  void stripeKeyMonitor(rt, rt.config.STRIPE_API_KEY, () =>
+    createStripeClient(rt.config, { maxNetworkRetries: 0, timeoutMs: 10_000 }),
+  )
+    .refresh()
+    .then((c) => {
+      if (c.status === 'ok') rt.log.info({ stripeKey: c.kind, mode: c.mode }, c.message);
+      else rt.log.warn({ stripeKey: c.status }, `Stripe API key check: ${c.message}`);
+    });
+  return started.reverse();
 }
 
 export type Role = 'serve' | 'worker' | 'start';

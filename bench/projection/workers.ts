@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { onMismatchChanges } from '../../src/alerts/queue.js';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startEventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker } from '../../src/projections/worker.js';
 import { startReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime } from '../../src/runtime.js';
 import { benchConfig, send } from '../lib/common.js';

@@ -12,14 +12,15 @@ export {
 export { SIGNATURE_HEADER, signatureHeader, verifySignature } from './signature.js';
 export {
   alertQueue,
+  enqueueSweepFailed,
   enqueueSweepSummary,
   onMismatchChanges,
   scheduleAlertCheck,
   type AlertJobData,
-  type MismatchChanges,
 } from './queue.js';
 export {
   runAlertCheck,
+  runSweepFailed,
   runSweepSummary,
   startAlertWorker,
   type AlertWorker,

@@ -7,6 +7,7 @@ export const NOTIFICATION_TYPES = [
   'mismatch.escalated',
   'mismatch.resolved',
   'sweep.completed',
+  'sweep.failed',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
@@ -35,6 +36,8 @@ export interface Notification {
   created: number;
   mismatches: MismatchJson[];
   summary?: SweepSummary;
+  /** `sweep.failed`: which run, and the one line saying why (e.g. Stripe rejects the key). */
+  failure?: { sweep_run_id: string; error: string };
 }
 
 /**
@@ -97,6 +100,8 @@ export function headline(n: Notification): string {
       const amount = s.amount_at_risk.map((a) => formatMoney(a.amount, a.currency)).join(', ');
       return `Sweep completed: ${s.open} open mismatch${s.open === 1 ? '' : 'es'} (${s.new} new, ${s.resolved} resolved)${amount ? ` — ${amount} at risk` : ''}`;
     }
+    case 'sweep.failed':
+      return `Sweep failed: ${n.failure?.error ?? 'see the worker log'}`;
   }
 }
 
@@ -151,6 +156,12 @@ export function slackPayload(n: Notification): SlackPayload {
     if (kinds)
       blocks.push({ type: 'section', text: { type: 'mrkdwn', text: kinds.slice(0, 2900) } });
   }
+  if (n.failure) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `\`${n.failure.error.slice(0, 2800)}\`` },
+    });
+  }
   const resolved = n.type === 'mismatch.resolved';
   // A sweep summary is numbers only in chat; its webhook body still lists the worst mismatches.
   const listed = n.type === 'sweep.completed' ? [] : n.mismatches;
@@ -167,6 +178,7 @@ export function slackPayload(n: Notification): SlackPayload {
       `…and ${rest} more (GET /api/mismatches?status=${resolved ? 'resolved' : 'open'})`,
     );
   if (n.summary) footer.push(`report ${n.summary.report_id}`);
+  if (n.failure) footer.push(`sweep ${n.failure.sweep_run_id}`);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: footer.join(' · ') }] });
   return { text, blocks };
 }
@@ -180,6 +192,7 @@ export function webhookBody(n: Notification): string {
     mismatches: n.mismatches,
   };
   if (n.summary) body.summary = n.summary;
+  if (n.failure) body.failure = n.failure;
   return JSON.stringify(body);
 }
 
@@ -200,6 +213,7 @@ export function logFields(n: Notification): Record<string, unknown> {
         currency: m.currency,
       })),
       ...(n.summary ? { summary: n.summary } : {}),
+      ...(n.failure ? { failure: n.failure } : {}),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { QUEUE_NAMES } from '../queue/queues.js';
 import { redisReady, withTimeout } from '../queue/producer.js';
+import type { MismatchChanges } from '../reconciliation/persist.js';
 import type { Runtime } from '../runtime.js';
 import type { Notification } from './messages.js';
 import type { AlertSettings, SinkName } from './settings.js';
@@ -11,12 +12,14 @@ import type { AlertSettings, SinkName } from './settings.js';
  *   one `deliver` per notification and sink. Added with a delay of ALERT_GROUP_WINDOW and
  *   deduplicated, so a burst of changes becomes one check, hence one message.
  * - `summary`: after a sweep, one `sweep.completed` notification for its report.
+ * - `sweep_failed`: a sweep that failed for good (Stripe refused the key): one `sweep.failed`.
  * - `deliver`: one notification to one sink, retried with exponential backoff; when attempts run
  *   out it stays in the failed set (the dead letter). Sinks fail independently.
  */
 export type AlertJobData =
   | { job: 'check' }
   | { job: 'summary'; report_id: string }
+  | { job: 'sweep_failed'; sweep_run_id: string; error: string }
   | { job: 'deliver'; sink: SinkName; notification: Notification };
 
 export type AlertJobName = AlertJobData['job'];
@@ -73,12 +76,6 @@ export async function scheduleAlertCheck(
   );
 }
 
-/** The reconciler's change lists (src/reconciliation/persist.ts); only their lengths matter here. */
-export interface MismatchChanges {
-  opened: readonly unknown[];
-  escalated: readonly unknown[];
-  resolved: readonly unknown[];
-}
 
 /**
  * The reconciler's hook: after mismatches were persisted, schedule a grouped check if anything
@@ -107,6 +104,19 @@ export async function enqueueSweepSummary(rt: Runtime, reportId: string): Promis
     ),
     5_000,
     'alerts summary enqueue',
+  );
+}
+
+/** A sweep failed for good: one `sweep.failed` message (once per run). */
+export async function enqueueSweepFailed(rt: Runtime, runId: string, error: string): Promise<void> {
+  await withTimeout(
+    alertQueue(rt).add(
+      'sweep_failed',
+      { job: 'sweep_failed', sweep_run_id: runId, error },
+      { jobId: `sweep-failed-${runId}` },
+    ),
+    5_000,
+    'alerts sweep.failed enqueue',
   );
 }
 

@@ -150,6 +150,25 @@ export async function runSweepSummary(
   return n;
 }
 
+/** Builds and queues the `sweep.failed` notification of a run; null without sinks. */
+export async function runSweepFailed(
+  rt: Runtime,
+  runId: string,
+  error: string,
+  settings: AlertSettings = alertSettings(rt.config),
+): Promise<Notification | null> {
+  if (settings.sinks.length === 0) return null;
+  const n: Notification = {
+    id: notificationId('sweep.failed', [runId]),
+    type: 'sweep.failed',
+    created: nowSec(),
+    mismatches: [],
+    failure: { sweep_run_id: runId, error },
+  };
+  await enqueueDeliveries(rt, settings, [n]);
+  return n;
+}
+
 /**
  * Starts the alerts worker (and the periodic safety-net check). Sinks come from env. With none
  * configured, checks claim nothing: mismatches stay un-announced, and a sink added later gets
@@ -219,6 +238,10 @@ export async function startAlertWorker(
         }
         case 'summary': {
           const n = await runSweepSummary(rt, data.report_id, settings);
+          return { sent: n !== null };
+        }
+        case 'sweep_failed': {
+          const n = await runSweepFailed(rt, data.sweep_run_id, data.error, settings);
           return { sent: n !== null };
         }
         case 'deliver': {

@@ -3,12 +3,16 @@ import { metrics } from '../metrics.js';
 import { withTimeout } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
 import { refreshScrapeMetrics, type ScrapeOptions } from '../scrape-metrics.js';
+import { createStripeClient } from '../stripe-client.js';
+import { stripeKeyMonitor } from '../stripe-key.js';
 
 export interface HealthOptions {
   /** Longest each readiness probe may take. @defaultValue 1000 */
   probeTimeoutMs?: number;
   /** Cache and timeout of the gauges read from Redis and Postgres at scrape time. */
   scrape?: ScrapeOptions;
+  /** A Stripe key check older than this is redone in the background. @defaultValue 600_000 */
+  stripeKeyMaxAgeMs?: number;
 }
 
 type Probe = 'ok' | 'unavailable';
@@ -22,6 +26,11 @@ type Probe = 'ok' | 'unavailable';
  * decides, since the receiver keeps acknowledging webhooks into the Postgres inbox while Redis is
  * down (the relay enqueues them later). Taking receivers out of a load balancer during a Redis
  * outage would turn that design into refused deliveries; Redis's state is still reported.
+ *
+ * `/readyz` (not `?role=receiver`, which never uses the key) also shows `stripe_key`: the last
+ * check of STRIPE_API_KEY (`ok`, `invalid` = 401, `forbidden` = 403, `unreachable`, or
+ * `unchecked` before the first one ends), redone in the background when older than 10 minutes.
+ * It never decides readiness: a revoked key stops sweeps, not the webhooks flowing in.
  */
 export async function registerHealthRoutes(
   app: FastifyInstance,
@@ -29,6 +38,26 @@ export async function registerHealthRoutes(
   opts: HealthOptions = {},
 ): Promise<void> {
   const timeoutMs = opts.probeTimeoutMs ?? 1_000;
+  const keyMaxAgeMs = opts.stripeKeyMaxAgeMs ?? 600_000;
+  const keyMonitor = () =>
+    stripeKeyMonitor(rt, rt.config.STRIPE_API_KEY, () =>
+      createStripeClient(rt.config, { maxNetworkRetries: 0, timeoutMs: 10_000 }),
+    );
+  /** The last result, at once: readiness never waits on Stripe. */
+  const stripeKey = () => {
+    const m = keyMonitor();
+    m.refreshIfStale(keyMaxAgeMs);
+    const c = m.latest();
+    return c
+      ? {
+          status: c.status,
+          kind: c.kind,
+          mode: c.mode,
+          checked_at: c.checked_at,
+          message: c.message,
+        }
+      : { status: 'unchecked' as const };
+  };
 
   const probe = async (what: string, fn: () => Promise<unknown>): Promise<Probe> => {
     try {
@@ -72,10 +101,13 @@ export async function registerHealthRoutes(
     }
     const ok = postgres === 'ok' && redis === 'ok';
     const failed = [postgres !== 'ok' && 'postgres', redis !== 'ok' && 'redis'].filter(Boolean);
+    const stripe_key = stripeKey();
     return reply
       .code(ok ? 200 : 503)
       .send(
-        ok ? { status: 'ok', postgres, redis } : { status: 'unavailable', postgres, redis, failed },
+        ok
+          ? { status: 'ok', postgres, redis, stripe_key }
+          : { status: 'unavailable', postgres, redis, failed, stripe_key },
       );
   });
 

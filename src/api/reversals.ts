@@ -1,3 +1,4 @@
+import { reversalKindOfId } from '../domain/ids.js';
 import type { FastifyInstance } from 'fastify';
 import type { ReversalKind } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -45,17 +46,8 @@ export interface ReversalRoutesOptions {
 
 const ID = /^[A-Za-z0-9_]{1,255}$/;
 
-const KIND_BY_PREFIX: Array<[string, ReversalKind]> = [
-  ['trr_', 'transfer_reversal'],
-  ['credrev_', 'credit_reversal'],
-  ['debrev_', 'debit_reversal'],
-];
-
 function reversalKindOf(id: string): ReversalKind | null {
-  if (!ID.test(id)) return null;
-  for (const [prefix, kind] of KIND_BY_PREFIX)
-    if (id.startsWith(prefix) && id.length > prefix.length) return kind;
-  return null;
+  return ID.test(id) ? reversalKindOfId(id) : null;
 }
 
 interface HistoryEntry {

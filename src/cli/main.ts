@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, EXIT, ReconError, exitCodeFor } from '../errors.js';
+import { ConfigError, EXIT, ReconError, describeFailure, exitCodeFor } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../log/logger.js';
 import { run } from '../main.js';
 import { ROLE_NEEDS, loadConfigFor, loadConfigWithoutStripe } from './config.js';
 import { registerOperatorCommands } from './operator-commands.js';
+import { registerStripeCommands } from './stripe-commands.js';
 
 // package.json sits two levels up from both src/cli/main.ts and the compiled dist/cli/main.js.
 const { version } = JSON.parse(
@@ -16,10 +17,19 @@ const program = new Command()
   .name('recon')
   .description('Stripe reversal reconciliation worker')
   .version(version, '-V, --version', 'print the version')
-  .showHelpAfterError()
-  // Commander throws instead of exiting, so a usage error gets its own exit code (2); set before
-  // the commands are added, which inherit it.
+  // Commander throws instead of exiting, so a usage error gets its own exit code (2), and says
+  // what is wrong in one line like every other error (no help dump); set before the commands
+  // are added, which inherit both.
   .exitOverride()
+  .configureOutput({
+    outputError: (text, write) =>
+      write(
+        `recon: ${text
+          .trim()
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')} (see recon --help)\n`,
+      ),
+  })
   .addHelpText(
     'after',
     `
@@ -64,6 +74,7 @@ program
   });
 
 registerOperatorCommands(program);
+registerStripeCommands(program);
 
 program.addOption(new Option('--no-color', 'disable colours').hideHelp());
 
@@ -80,7 +91,7 @@ async function main() {
     }
     const e = err instanceof Error ? err : new Error(String(err));
     const known = e instanceof ConfigError || e instanceof ReconError;
-    console.error(`recon: ${known ? e.message : `${e.message.split('\n')[0]}`}`);
+    console.error(`recon: ${known ? e.message : describeFailure(e)}`);
     if (process.env.RECON_DEBUG === '1') createLogger({ name: 'recon' }).error({ err }, 'fatal');
     process.exitCode = exitCodeFor(err);
   }

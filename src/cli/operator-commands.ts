@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { runDemo } from '../demo/demo.js';
-import { importLedgerCsv } from '../ledger/csv-import.js';
+import { importLedgerCsv, type CsvImportResult } from '../ledger/csv-import.js';
 import { createLogger } from '../log/logger.js';
 import { listDeadLetters, replayDeadLetters } from '../queue/dead-letter.js';
 import { replayInbox } from '../inbox/replay.js';
@@ -10,13 +10,13 @@ import { createRuntime, type Runtime } from '../runtime.js';
 import { runSimulatorCli } from '../simulator/index.js';
 import { REPORT_FORMATS, type ReportFormat } from '../reports/schema.js';
 import { renderReport } from '../reports/render.js';
-import { sweepProgress } from '../sweep/progress.js';
 import { SweepInterruptedError } from '../sweep/run.js';
 import { replayStripeEvents } from '../sweep/replay.js';
 import { backfill, runSweep, startSweep } from '../sweep/start.js';
 import { sweepRunJson, type SweepRun } from '../sweep/store.js';
 import { loadConfigFor, loadConfigWithoutStripe } from './config.js';
-import { createProgress } from './progress.js';
+import { createPhasedProgress } from './progress.js';
+import { sweepPhase } from './sweep-phases.js';
 import { parseSince } from './since.js';
 
 /**
@@ -34,6 +34,27 @@ async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, needsStripe = fal
   }
 }
 
+/**
+ * The last line of `recon ledger import`. A dry run's counts are what the import would do, so it
+ * says so ("would create"): "0 created" for a file of seven new rows read as if it were useless.
+ */
+function importSummary(r: CsvImportResult, dryRun: boolean, skipInvalid: boolean): string {
+  const invalid = `${r.invalid} invalid`;
+  if (dryRun) {
+    const blocked = r.invalid > 0 && !skipInvalid;
+    return (
+      `would create ${r.created}, would update ${r.updated}, unchanged ${r.unchanged}, ${invalid}` +
+      (blocked
+        ? ' (dry run: nothing written; the import would write nothing either: fix the rows, or use --skip-invalid)'
+        : ' (dry run: nothing written)')
+    );
+  }
+  return (
+    `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${invalid}` +
+    (r.written ? '' : ' — nothing written')
+  );
+}
+
 export function registerOperatorCommands(program: Command): void {
   const ledger = program.command('ledger').description('platform ledger');
   ledger
@@ -46,25 +67,34 @@ export function registerOperatorCommands(program: Command): void {
       '--skip-invalid',
       'import the good rows even if some are bad (default: nothing is written)',
     )
-    .option('--dry-run', 'validate only')
+    .option(
+      '--dry-run',
+      'do everything but commit: say what would be created, updated or left unchanged',
+    )
     .description('import ledger entries from CSV (idempotent on entry id)')
     .action(async (file: string, opts: { skipInvalid?: boolean; dryRun?: boolean }) => {
       await withRuntime(async (rt) => {
-        const bar = createProgress('ledger import');
+        const progress = createPhasedProgress('ledger import');
         const r = await importLedgerCsv(rt, file, {
           skipInvalid: !!opts.skipInvalid,
           dryRun: !!opts.dryRun,
+          // Rows, not bytes: the validating pass cannot know how many rows the file holds, so it
+          // counts them; the writing pass knows how many valid rows it has, so it gets a bar.
           onProgress: (p) =>
-            p.phase === 'validate'
-              ? bar.update(p.bytes ?? p.rows, p.totalBytes ?? p.rows, 'validating')
-              : bar.update(p.rows, p.totalRows ?? p.rows, 'writing'),
+            progress.update(
+              p.phase === 'validate'
+                ? { phase: 'validating', value: p.rows, total: null, unit: 'rows' }
+                : {
+                    phase: opts.dryRun ? 'trying the writes (rolled back)' : 'writing',
+                    value: p.rows,
+                    total: p.totalRows ?? p.rows,
+                    unit: 'rows',
+                  },
+            ),
         });
-        bar.stop();
+        progress.stop();
         for (const e of r.errors) console.error(`line ${e.line}: ${e.field}: ${e.reason}`);
-        console.log(
-          `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.invalid} invalid` +
-            (r.written ? '' : opts.dryRun ? ' (dry run: nothing written)' : ' — nothing written'),
-        );
+        console.log(importSummary(r, !!opts.dryRun, !!opts.skipInvalid));
         if (r.invalid > 0 && !opts.skipInvalid) process.exitCode = 1;
       });
     });
@@ -180,16 +210,13 @@ keys (a prefix of its own) are removed when it exits.`,
     rt: Runtime,
     run: (signal: AbortSignal, onProgress: (r: SweepRun) => void) => Promise<SweepRun>,
   ) => {
-    const bar = createProgress('sweep');
+    const progress = createPhasedProgress('sweep');
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint);
     try {
-      const done = await run(stop.signal, (r) => {
-        const p = sweepProgress(r);
-        bar.update(p.value, p.total, p.detail);
-      });
-      bar.stop();
+      const done = await run(stop.signal, (r) => progress.update(sweepPhase(r)));
+      progress.stop();
       console.log(
         `sweep ${done.id} ${done.status}: ${done.objects_fetched} objects fetched, ${done.events_recovered} events recovered, ` +
           `${done.units_done} units reconciled, ${done.mismatches_opened} opened, ${done.mismatches_resolved} resolved` +
@@ -197,7 +224,7 @@ keys (a prefix of its own) are removed when it exits.`,
       );
       if (done.status !== 'completed') process.exitCode = 1;
     } catch (err) {
-      bar.stop();
+      progress.stop();
       if (err instanceof SweepInterruptedError) {
         console.error(
           `recon: ${err.message}: run the same command again (or let a worker) to continue`,

@@ -27,21 +27,43 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   return pool;
 }
 
-/** Runs `fn` in one transaction on one pooled connection. */
+export interface TransactionOptions {
+  /** What follows BEGIN, e.g. `READ ONLY` or `ISOLATION LEVEL REPEATABLE READ READ ONLY`. */
+  mode?: string;
+  /**
+   * Times a deadlock or serialization failure is retried (the whole of `fn`, on a fresh
+   * transaction, after a short random pause). @defaultValue 0
+   */
+  retries?: number;
+}
+
+/** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Runs `fn` in one transaction on one pooled connection: the only transaction helper, so every
+ * transaction rolls back on a throw and always returns its connection.
+ */
 export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (c: pg.PoolClient) => Promise<T>,
+  opts: TransactionOptions = {},
 ): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+  const begin = opts.mode ? `BEGIN ${opts.mode}` : 'BEGIN';
+  for (let attempt = 0; ; attempt++) {
+    const client = await pool.connect();
+    try {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      const code = (err as { code?: string }).code;
+      if (attempt >= (opts.retries ?? 0) || !code || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    } finally {
+      client.release();
+    }
   }
 }

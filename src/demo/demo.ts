@@ -14,7 +14,7 @@ import { renderReport } from '../reports/render.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSimulator, type Simulator } from '../simulator/index.js';
 import { runSweep } from '../sweep/start.js';
-import { createRng } from './prng.js';
+import { Prng } from '../domain/prng.js';
 import { playDay, type Planted } from './scenario.js';
 
 export interface DemoOptions {
@@ -153,7 +153,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const step = (msg: string) =>
     print(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${msg}`);
   const seed = opts.seed ?? 42;
-  const rng = createRng(seed);
+  const rng = new Prng(seed);
   const databaseUrl =
     opts.databaseUrl ??
     process.env.RECON_DEMO_DATABASE_URL ??

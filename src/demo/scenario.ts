@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { MismatchKind } from '../domain/types.js';
 import type { Simulator } from '../simulator/index.js';
-import type { Rng } from './prng.js';
+import type { Prng as Rng } from '../domain/prng.js';
 
 /**
  * The scripted day of a marketplace that also runs Treasury accounts for its sellers. Every
@@ -77,7 +77,7 @@ export async function playDay(
     const destination = rng.pick(DEMO_ACCOUNTS);
     transfers.push(
       await platform.transfers.create({
-        amount: rng.int(20, 900) * 100 + rng.int(0, 99),
+        amount: rng.between(20, 900) * 100 + rng.between(0, 99),
         currency: 'usd',
         destination,
         transfer_group: `order_${10_000 + i}`,
@@ -99,7 +99,7 @@ export async function playDay(
     // embeds, so the worker has to list the rest from the API.
     const busy = i < 2;
     if (!busy && !rng.chance(0.45)) continue;
-    const parts = busy ? 12 : rng.chance(0.5) ? 1 : rng.int(2, 3);
+    const parts = busy ? 12 : rng.chance(0.5) ? 1 : rng.between(2, 3);
     let remaining = tr.amount;
     for (let p = 0; p < parts && remaining > 0; p++) {
       const full = !busy && p === parts - 1 && rng.chance(0.5);
@@ -223,7 +223,7 @@ export async function playDay(
     for (let k = 0; k < 6; k++) {
       const rc = await stripe.testHelpers.treasury.receivedCredits.create({
         financial_account: fa.id,
-        amount: rng.int(50, 2_000) * 100,
+        amount: rng.between(50, 2_000) * 100,
         currency: 'usd',
         network: 'ach',
       });
@@ -262,7 +262,7 @@ export async function playDay(
     for (let k = 0; k < 4; k++) {
       const rd = await stripe.testHelpers.treasury.receivedDebits.create({
         financial_account: fa.id,
-        amount: rng.int(20, 800) * 100,
+        amount: rng.between(20, 800) * 100,
         currency: 'usd',
         network: 'ach',
       });

@@ -1,3 +1,4 @@
+import { PARENT_ID_PREFIX, REVERSAL_ID_PREFIX } from './ids.js';
 import type { LedgerEntry, ReconRules, ReconUnit, ReversalKind } from './types.js';
 import { matchUnit } from './match.js';
 
@@ -22,28 +23,17 @@ export type StripeLookupTarget =
     }
   | { type: 'parent'; kind: ReversalKind; id: string; account: string | null };
 
-const REVERSAL_PREFIX: Record<ReversalKind, string> = {
-  transfer_reversal: 'trr_',
-  credit_reversal: 'credrev_',
-  debit_reversal: 'debrev_',
-};
-const PARENT_PREFIX: Record<ReversalKind, string> = {
-  transfer_reversal: 'tr_',
-  credit_reversal: 'rc_',
-  debit_reversal: 'rd_',
-};
-
 export function stripeLookupFor(
   e: LedgerEntry,
   projectedIds: ReadonlySet<string>,
 ): StripeLookupTarget | null {
   const parent =
-    e.parentId !== null && e.parentId.startsWith(PARENT_PREFIX[e.kind]) ? e.parentId : null;
+    e.parentId !== null && e.parentId.startsWith(PARENT_ID_PREFIX[e.kind]) ? e.parentId : null;
   if (e.stripeId !== null) {
     if (projectedIds.has(e.stripeId)) return null;
     // An id of another kind's prefix cannot be fetched with this kind's endpoint: a typo, raised
     // after grace like an entry with nothing to look up.
-    if (!e.stripeId.startsWith(REVERSAL_PREFIX[e.kind])) return null;
+    if (!e.stripeId.startsWith(REVERSAL_ID_PREFIX[e.kind])) return null;
     if (e.kind === 'transfer_reversal' && parent === null) return null;
     return { type: 'reversal', kind: e.kind, id: e.stripeId, parentId: parent, account: e.account };
   }

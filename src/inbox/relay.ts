@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction } from '../db/pool.js';
 import { isTransientError } from '../errors.js';
 import { OutageLog } from '../log/outage.js';
 import { relayEnqueuedTotal } from '../metrics.js';
@@ -58,21 +58,6 @@ interface RelayRow extends EventJobSource {
 /** A Redis step failed: the page's transaction rolls back and the pass ends early. */
 class RedisStepError extends Error {}
 
-async function inTx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const r = await fn(c);
-    await c.query('COMMIT');
-    return r;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 /** One relay pass over the inbox. Throws only on Postgres errors; Redis trouble ends the pass early. */
 export async function relayInboxOnce(
   rt: Runtime,
@@ -93,7 +78,7 @@ export async function relayInboxOnce(
     }
     let claimed = 0;
     try {
-      claimed = await inTx(rt.pool, async (c) => {
+      claimed = await inTransaction(rt.pool, async (c) => {
         const { rows } = await c.query<RelayRow>(INBOX.relayClaim, [
           minAgeMs,
           stuckAfterMs,

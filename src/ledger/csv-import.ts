@@ -49,7 +49,12 @@ export interface CsvImportOptions {
   onProgress?: (p: CsvImportProgress) => void;
   /** Stored in `ledger_entries.source`. @defaultValue 'csv' */
   source?: LedgerSourceName;
-  /** Validate only, write nothing. @defaultValue false */
+  /**
+   * Do everything an import would (validate, then write in one transaction) and roll the
+   * transaction back: the counts say what the import WOULD create, update or leave unchanged
+   * against the ledger as it is now, and nothing is written. The rows it would touch are locked
+   * until the rollback, like a real import's. @defaultValue false
+   */
   dryRun?: boolean;
 }
 
@@ -58,7 +63,10 @@ export interface CsvImportResult {
   updated: number;
   unchanged: number;
   invalid: number;
-  /** True when something was written (false when a bad row stopped an all-or-nothing import). */
+  /**
+   * True when something was written (false when a bad row stopped an all-or-nothing import, and
+   * always for a dry run, whose counts are then what an import would do).
+   */
   written: boolean;
   errors: CsvRowError[];
 }
@@ -131,10 +139,12 @@ export async function importLedgerCsv(
     written: false,
     errors,
   };
-  if (opts.dryRun || fatal || (invalid > 0 && !opts.skipInvalid) || validRows === 0) return result;
+  if (fatal || (invalid > 0 && !opts.skipInvalid) || validRows === 0) return result;
 
   // Pass 2: write the valid rows in chunks, all in ONE transaction: a row Postgres refuses
-  // despite passing validation rolls the whole file back, so an import is all-or-nothing.
+  // despite passing validation rolls the whole file back, so an import is all-or-nothing. A dry
+  // run takes the same path and rolls back at the end: whether a row would be created, updated
+  // or left unchanged is decided by the same upsert, so the two can never disagree.
   const units = new Set<string>();
   await inTransaction(rt.pool, async (c) => {
     let chunk: Row[] = [];
@@ -163,13 +173,22 @@ export async function importLedgerCsv(
       },
     });
     await flush();
+    if (opts.dryRun) throw new DryRunRollback();
   }).catch((err: Error) => {
-    throw new ReconError(`import failed, nothing was written: ${err.message}`, { cause: err });
+    if (err instanceof DryRunRollback) return;
+    throw new ReconError(
+      `${opts.dryRun ? 'dry run' : 'import'} failed, nothing was written: ${err.message}`,
+      { cause: err },
+    );
   });
+  if (opts.dryRun) return result;
   result.written = true;
   if (units.size > 0) wakeReconcile(rt);
   return result;
 }
+
+/** Thrown at the end of a dry run's transaction so that inTransaction rolls it back. */
+class DryRunRollback extends Error {}
 
 type RowResult = ReturnType<typeof validateLedgerEntry>;
 

@@ -1,3 +1,4 @@
+import { PARENT_ID_PREFIX, REVERSAL_ID_PREFIX } from '../domain/ids.js';
 import { z } from 'zod';
 import { unstorableJson } from '../domain/storable.js';
 import { normalizeExpectedStatus } from '../domain/status.js';
@@ -32,18 +33,6 @@ export const LEDGER_COLUMNS = [
   'occurred_at',
   'metadata',
 ] as const;
-
-export const STRIPE_ID_PREFIX: Readonly<Record<ReversalKind, string>> = Object.freeze({
-  transfer_reversal: 'trr_',
-  credit_reversal: 'credrev_',
-  debit_reversal: 'debrev_',
-});
-
-export const PARENT_ID_PREFIX: Readonly<Record<ReversalKind, string>> = Object.freeze({
-  transfer_reversal: 'tr_',
-  credit_reversal: 'rc_',
-  debit_reversal: 'rd_',
-});
 
 const STATUS_WORDS: Readonly<Record<ReversalKind, string>> = Object.freeze({
   transfer_reversal: 'succeeded',
@@ -157,10 +146,10 @@ function crossFieldIssues(v: CrossFields): {
   if (absent(v.stripe_id) && absent(v.parent_id)) {
     issues.push({ field: 'stripe_id', message: 'stripe_id or parent_id is required' });
   }
-  if (kind && stripeId && !stripeId.startsWith(STRIPE_ID_PREFIX[kind])) {
+  if (kind && stripeId && !stripeId.startsWith(REVERSAL_ID_PREFIX[kind])) {
     issues.push({
       field: 'stripe_id',
-      message: `must start with ${STRIPE_ID_PREFIX[kind]} for a ${kind}`,
+      message: `must start with ${REVERSAL_ID_PREFIX[kind]} for a ${kind}`,
     });
   }
   if (kind && parentId && !parentId.startsWith(PARENT_ID_PREFIX[kind])) {

@@ -1,3 +1,4 @@
+import { reversalKindOfKey } from '../domain/ids.js';
 import type { ReversalKind } from '../domain/types.js';
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
@@ -50,17 +51,5 @@ export function unitKeyOf(
   );
 }
 
-const KIND_BY_PREFIX: ReadonlyArray<[string, ReversalKind]> = [
-  ['trr_', 'transfer_reversal'],
-  ['tr_', 'transfer_reversal'],
-  ['credrev_', 'credit_reversal'],
-  ['rc_', 'credit_reversal'],
-  ['debrev_', 'debit_reversal'],
-  ['rd_', 'debit_reversal'],
-];
-
 /** The reversal kind a unit key (or any reversal / parent id) belongs to, from its prefix. */
-export function kindOfKey(key: string): ReversalKind | null {
-  for (const [prefix, kind] of KIND_BY_PREFIX) if (key.startsWith(prefix)) return kind;
-  return null;
-}
+export const kindOfKey = reversalKindOfKey;

@@ -1,6 +1,6 @@
 import { INBOX } from '../inbox/statements.js';
 import type Stripe from 'stripe';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { ReconError } from '../errors.js';
 import type { ReversalKind } from '../domain/types.js';
 import {
@@ -289,31 +289,6 @@ async function listTruncated(
   return listed;
 }
 
-const RETRYABLE = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
-
-async function transact<T>(
-  pool: Pool,
-  maxRetries: number,
-  fn: (c: PoolClient) => Promise<T>,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    const c = await pool.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      const code = (err as { code?: string }).code;
-      if (attempt >= maxRetries || !code || !RETRYABLE.has(code)) throw err;
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-    } finally {
-      c.release();
-    }
-  }
-}
-
 function units(rows: BatchRows): TouchedUnit[] {
   return [...rows.units.values()];
 }
@@ -348,13 +323,15 @@ export async function applyEvents(
   }
   const listed = await listTruncated(stripe, rows, opts.now ?? Date.now);
   const ids = [...processedIds, ...ignoredIds].sort();
-  const changed = await transact(pool, opts.maxTxRetries ?? 5, async (c) => {
-    const changed = await rows.write(c, opts.reconcileDebounceMs);
-    if (ids.length > 0) {
-      await c.query(INBOX.markApplied, [ids, ignoredIds]);
-    }
-    return changed;
-  });
+  const changed = await inTransaction(
+    pool,
+    async (c) => {
+      const changed = await rows.write(c, opts.reconcileDebounceMs);
+      if (ids.length > 0) await c.query(INBOX.markApplied, [ids, ignoredIds]);
+      return changed;
+    },
+    { retries: opts.maxTxRetries ?? 5 },
+  );
   return {
     touchedUnits: units(rows),
     processed: processedIds.length,
@@ -416,9 +393,9 @@ export async function applySnapshots(
     }
   }
   const listed = await listTruncated(opts.stripe ?? null, rows, now);
-  const changed = await transact(pool, opts.maxTxRetries ?? 5, (c) =>
-    rows.write(c, opts.reconcileDebounceMs),
-  );
+  const changed = await inTransaction(pool, (c) => rows.write(c, opts.reconcileDebounceMs), {
+    retries: opts.maxTxRetries ?? 5,
+  });
   return {
     touchedUnits: units(rows),
     processed: items.length,

@@ -1,5 +1,5 @@
 import { ledgerSourceFor } from '../ledger/source.js';
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool } from '../db/pool.js';
 import type { Runtime } from '../runtime.js';
 import {
   reconcileAll,
@@ -90,21 +90,17 @@ async function scan(
   sql: string,
   extra: Record<string, string> = {},
 ): Promise<string[]> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN READ ONLY');
-    for (const [k, v] of Object.entries({ ...SCAN_SETTINGS, ...extra })) {
-      await c.query(`SELECT set_config($1, $2, true)`, [k, v]);
-    }
-    const { rows } = await c.query<{ key: string | null }>(sql);
-    await c.query('COMMIT');
-    return rows.map((r) => r.key).filter((k): k is string => k !== null);
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
+  return inTransaction(
+    pool,
+    async (c) => {
+      for (const [k, v] of Object.entries({ ...SCAN_SETTINGS, ...extra })) {
+        await c.query(`SELECT set_config($1, $2, true)`, [k, v]);
+      }
+      const { rows } = await c.query<{ key: string | null }>(sql);
+      return rows.map((r) => r.key).filter((k): k is string => k !== null);
+    },
+    { mode: 'READ ONLY' },
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { DAY_MS } from './clock.js';
 import type { AdminHandler } from './server.js';
-import type { ChaosOptions, Simulator } from './types.js';
+import type { ApiKeyState, ChaosOptions, Simulator } from './types.js';
 
 function num(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
@@ -17,14 +17,20 @@ function num(v: unknown): number | undefined {
  *   POST /_sim/advance {days|ms}           {now_ms, now}
  *   GET  /_sim/stats                       Simulator.stats()
  *   POST /_sim/webhook_endpoints {url, secret}
- *   GET  /_sim/webhook_endpoints           [{url}]
+ *   GET  /_sim/webhook_endpoints           {data: [{url}, {id, url, connect, enabled_events, …}]}
+ *   POST /_sim/api_key {state: active|revoked|forbidden, paths?}   401s / 403s on purpose
+ *   GET  /_sim/api_key                     {state, paths?}
  *   POST /_sim/chaos {dropRate, duplicateRate, reorderWindow, delayMs}
  *   POST /_sim/idle                        waits for deliveries to settle, then stats
  *   GET  /_sim/accounts                    {connected: ['acct_…']}
  */
 export function createAdmin(
   sim: () => Simulator,
-  extra: { listEndpoints: () => Array<{ url: string }>; accounts: () => string[] },
+  extra: {
+    listEndpoints: () => Array<{ url: string }>;
+    accounts: () => string[];
+    apiKeyState: () => ApiKeyState;
+  },
 ): AdminHandler {
   const clock = () => ({ now_ms: sim().now(), now: Math.floor(sim().now() / 1000) });
   const bad = (message: string) => ({
@@ -75,6 +81,22 @@ export function createAdmin(
           return bad((err as Error).message);
         }
         return { status: 200, body: chaos };
+      }
+      case 'GET /api_key':
+        return { status: 200, body: extra.apiKeyState() };
+      case 'POST /api_key': {
+        const { state, paths } = body;
+        if (state === 'active' || state === 'revoked') sim().setApiKeyState({ state });
+        else if (state === 'forbidden') {
+          const list = typeof paths === 'string' ? paths.split(',') : paths;
+          if (
+            list !== undefined &&
+            !(Array.isArray(list) && list.every((p) => typeof p === 'string'))
+          )
+            return bad('`paths` must be a list of path prefixes');
+          sim().setApiKeyState(list ? { state, paths: list as string[] } : { state });
+        } else return bad('pass `state`: active, revoked or forbidden');
+        return { status: 200, body: extra.apiKeyState() };
       }
       case 'POST /idle':
         await sim().idle();

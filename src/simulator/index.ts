@@ -7,6 +7,7 @@ export { runSimulatorCli, type SimulatorCliOptions } from './cli.js';
 export { DEFAULT_RULES, OUTCOME_KEY } from './rules.js';
 export { DEFAULT_API_VERSION } from './events.js';
 export type {
+  ApiKeyState,
   ChaosOptions,
   Simulator,
   SimulatorLogger,

@@ -6,7 +6,7 @@ import { canonical, parseForm, type FormObject } from './form.js';
 import { IdempotencyStore } from './idempotency.js';
 import type { IdGenerator } from './prng.js';
 import type { Router } from './router.js';
-import type { AccountId, SimulatorLogger } from './types.js';
+import type { AccountId, ApiKeyState, SimulatorLogger } from './types.js';
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -21,6 +21,8 @@ export interface ServerDeps {
   core: Core;
   router: Router;
   apiKey: string;
+  /** Revoked or restricted on purpose (`/_sim/api_key`). */
+  apiKeyState: () => ApiKeyState;
   requestIds: IdGenerator;
   admin: AdminHandler;
   log: SimulatorLogger | null;
@@ -118,6 +120,25 @@ export function createSimServer(deps: ServerDeps): Server {
       );
     }
     if (key !== deps.apiKey) return fail(unauthorized(`Invalid API Key provided: ${mask(key)}`));
+    const keyState = deps.apiKeyState();
+    if (keyState.state === 'revoked') {
+      return fail(unauthorized(`Expired API Key provided: ${mask(key)}`));
+    }
+    if (
+      keyState.state === 'forbidden' &&
+      (!keyState.paths || keyState.paths.some((p) => url.pathname.startsWith(p)))
+    ) {
+      return fail(
+        new StripeApiError(
+          403,
+          'invalid_request_error',
+          `The provided key '${mask(key)}' does not have the required permissions for this endpoint (${method} ${url.pathname}).`,
+          'secret_key_required',
+          undefined,
+          true,
+        ),
+      );
+    }
 
     const accountHeader = header(req, 'stripe-account');
     if (accountHeader !== undefined && !accountHeader.startsWith('acct_')) {

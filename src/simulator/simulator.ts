@@ -7,16 +7,18 @@ import { EventBus } from './events.js';
 import { IdGenerator, Prng } from './prng.js';
 import { creditReversalRoutes, settleCreditReversal } from './resources/credit-reversals.js';
 import { debitReversalRoutes, settleDebitReversal } from './resources/debit-reversals.js';
+import { accountRoutes } from './resources/accounts.js';
 import { eventRoutes } from './resources/events.js';
 import { financialAccountRoutes } from './resources/financial-accounts.js';
 import { receivedCreditRoutes } from './resources/received-credits.js';
 import { receivedDebitRoutes } from './resources/received-debits.js';
 import { transferRoutes } from './resources/transfers.js';
+import { endpointWants, webhookEndpointRoutes } from './resources/webhook-endpoints.js';
 import { Router } from './router.js';
 import { resolveRules } from './rules.js';
 import { createSimServer } from './server.js';
 import { Store } from './store.js';
-import type { Simulator, SimulatorOptions } from './types.js';
+import type { ApiKeyState, Simulator, SimulatorOptions } from './types.js';
 import { WebhookDispatcher } from './webhooks.js';
 
 export const DEFAULT_API_KEY = 'sk_test_simulator';
@@ -29,6 +31,8 @@ const ROUTES: Route[] = [
   ...creditReversalRoutes,
   ...debitReversalRoutes,
   ...eventRoutes,
+  ...webhookEndpointRoutes,
+  ...accountRoutes,
 ];
 
 /** Starts a simulator listening on `host:port` (a random port by default). */
@@ -40,7 +44,7 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
   const webhook = opts.webhook ?? {};
   // Separate streams: ids stay the same whatever chaos or request count does.
   const clock = new SimClock(opts.startTime ?? Date.now());
-  const store = new Store();
+  const store = new Store(() => clock.nowSeconds());
   const ids = new IdGenerator(new Prng(seed));
   const bus = new EventBus(clock, ids, store);
   const core: Core = { clock, ids, store, bus, rules: resolveRules(opts.rules), plans: new Map() };
@@ -53,6 +57,15 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
     },
     new Prng(seed ^ 0x5bd1e995),
     log,
+  );
+  // Webhook endpoints made through the API belong to the platform (Connect ones included).
+  dispatcher.routeApiEndpoints((event) =>
+    store
+      .account(null)
+      .webhookEndpoints.newestFirst()
+      .reverse()
+      .filter((s) => endpointWants(s, event))
+      .map((s) => ({ url: s.endpoint.url, secret: s.secret })),
   );
   bus.onEvent((stored) => dispatcher.publish(stored));
 
@@ -70,13 +83,31 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
   }
 
   const clients = new Map<string, Stripe>();
+  let keyState: ApiKeyState = { state: 'active' };
   const server = createSimServer({
     core,
     router: new Router(ROUTES),
     apiKey,
+    apiKeyState: () => keyState,
     requestIds: new IdGenerator(new Prng(seed ^ 0x9e3779b9)),
     admin: createAdmin(() => sim, {
-      listEndpoints: () => dispatcher.listEndpoints(),
+      listEndpoints: () => [
+        ...dispatcher.listEndpoints(),
+        // Made through /v1/webhook_endpoints: `connect` is not on Stripe's object, so shown here.
+        ...store
+          .account(null)
+          .webhookEndpoints.newestFirst()
+          .reverse()
+          .map((s) => ({
+            id: s.id,
+            url: s.endpoint.url,
+            connect: s.connect,
+            enabled_events: s.endpoint.enabled_events,
+            api_version: s.endpoint.api_version,
+            status: s.endpoint.status,
+          })),
+      ],
+      apiKeyState: () => keyState,
       accounts: () => store.connectedAccounts(),
     }),
     log,
@@ -111,6 +142,9 @@ export async function createSimulator(opts: SimulatorOptions = {}): Promise<Simu
     },
     addWebhookEndpoint: (e) => dispatcher.addEndpoint(e),
     setChaos: (c) => dispatcher.setChaos(c),
+    setApiKeyState(s) {
+      keyState = structuredClone(s);
+    },
     idle: () => dispatcher.idle(),
     stripe(o = {}) {
       const key = o.stripeAccount ?? '';

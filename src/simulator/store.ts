@@ -14,6 +14,10 @@ export class Table<T extends { id: string }> {
     return row;
   }
 
+  delete(id: string): boolean {
+    return this.rows.delete(id);
+  }
+
   /** Newest first, as every Stripe list is. */
   newestFirst(): T[] {
     return [...this.rows.values()].reverse();
@@ -56,12 +60,27 @@ export class AccountStore {
   readonly creditReversals = new Table<Stripe.Treasury.CreditReversal>();
   readonly debitReversals = new Table<Stripe.Treasury.DebitReversal>();
   readonly events = new Table<StoredEvent & { id: string }>();
+  readonly webhookEndpoints = new Table<StoredWebhookEndpoint>();
+}
+
+/**
+ * A webhook endpoint made through `/v1/webhook_endpoints`. `connect` and `secret` are kept beside
+ * the object: Stripe's object (stripe-node 23.1.0's `WebhookEndpoint`) has no `connect` field and
+ * shows `secret` only in the create response.
+ */
+export interface StoredWebhookEndpoint {
+  id: string;
+  endpoint: Stripe.WebhookEndpoint;
+  connect: boolean;
+  secret: string;
 }
 
 export class Store {
   private readonly accounts = new Map<AccountId, AccountStore>();
-  /** Connected accounts seen as a Stripe-Account header or a transfer destination. */
-  private readonly known = new Set<string>();
+  /** Connected accounts seen as a Stripe-Account header or a transfer destination, with when (unix s). */
+  private readonly known = new Map<string, number>();
+
+  constructor(private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000)) {}
 
   account(id: AccountId): AccountStore {
     let s = this.accounts.get(id);
@@ -69,16 +88,21 @@ export class Store {
       s = new AccountStore();
       this.accounts.set(id, s);
     }
-    if (id) this.known.add(id);
+    if (id) this.noteAccount(id);
     return s;
   }
 
   noteAccount(id: string): void {
-    this.known.add(id);
+    if (!this.known.has(id)) this.known.set(id, this.nowSeconds());
   }
 
   connectedAccounts(): string[] {
-    return [...this.known];
+    return [...this.known.keys()];
+  }
+
+  /** Connected accounts with when they were first seen, oldest first. */
+  connectedAccountsSeen(): Array<{ id: string; created: number }> {
+    return [...this.known.entries()].map(([id, created]) => ({ id, created }));
   }
 
   allAccounts(): Array<[AccountId, AccountStore]> {

@@ -69,6 +69,14 @@ export interface ChaosOptions {
   delayMs?: number;
 }
 
+/**
+ * What the simulator does with its (otherwise correct) API key: `active` serves it; `revoked`
+ * answers 401 as Stripe does for a rolled or deleted key; `forbidden` answers 403 as for a
+ * restricted key lacking a permission — on every path, or only those starting with `paths`.
+ */
+export type ApiKeyState =
+  { state: 'active' } | { state: 'revoked' } | { state: 'forbidden'; paths?: string[] };
+
 export interface SimulatorStats {
   eventsCreated: number;
   deliveriesAttempted: number;
@@ -90,6 +98,8 @@ export interface Simulator {
   advanceDays(days: number): Promise<void>;
   addWebhookEndpoint(e: { url: string; secret: string }): void;
   setChaos(c: ChaosOptions): void;
+  /** Revoke the API key (401s) or withhold permissions (403s); `{state: 'active'}` restores it. */
+  setApiKeyState(s: ApiKeyState): void;
   /** Resolves once every queued, buffered or retrying webhook delivery has settled. */
   idle(): Promise<void>;
   /** An SDK client pointed at this simulator. */

@@ -26,7 +26,11 @@ interface Batch {
   stored: StoredEvent;
   payload: string;
   copies: number;
+  targets: WebhookEndpoint[];
 }
+
+/** Endpoints made through `/v1/webhook_endpoints` that are owed an event (Stripe's filters). */
+export type EndpointRouter = (event: StoredEvent['event']) => WebhookEndpoint[];
 
 /**
  * A partly filled reorder buffer is sent anyway once no event arrived for this long (and at once
@@ -60,6 +64,7 @@ export class WebhookDispatcher {
   private outstanding = 0;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
+  private apiEndpoints: EndpointRouter = () => [];
   readonly stats: SimulatorStats = {
     eventsCreated: 0,
     deliveriesAttempted: 0,
@@ -79,6 +84,11 @@ export class WebhookDispatcher {
     if (!/^https?:\/\//.test(e.url)) throw new Error(`webhook url must be http(s): ${e.url}`);
     if (!e.secret.startsWith('whsec_')) throw new Error('webhook secret must start with whsec_');
     this.endpoints.push({ url: e.url, secret: e.secret });
+  }
+
+  /** Also deliver to the endpoints this returns for each event (those made through the API). */
+  routeApiEndpoints(router: EndpointRouter): void {
+    this.apiEndpoints = router;
   }
 
   listEndpoints(): Array<{ url: string }> {
@@ -102,7 +112,9 @@ export class WebhookDispatcher {
   /** Called for each new event; returns the number of endpoints it is owed to. */
   publish(stored: StoredEvent): number {
     this.stats.eventsCreated++;
-    const endpoints = this.endpoints.length;
+    // Endpoints added with addEndpoint get every event; API-made ones what they subscribed to.
+    const targets = [...this.endpoints, ...this.apiEndpoints(stored.event)];
+    const endpoints = targets.length;
     if (endpoints === 0 || this.closed) return endpoints;
     // Rolls happen only when a knob is on, so turning chaos on never shifts earlier runs.
     if (this.chaos.dropRate > 0 && this.chaosPrng.next() < this.chaos.dropRate) {
@@ -116,7 +128,7 @@ export class WebhookDispatcher {
       this.stats.duplicated++;
     }
     const payload = JSON.stringify({ ...stored.event, pending_webhooks: endpoints }, null, 2);
-    const batch: Batch = { stored, payload, copies };
+    const batch: Batch = { stored, payload, copies, targets };
     if (this.chaos.reorderWindow > 1) {
       this.outstanding++;
       this.reorderBuffer.push(batch);
@@ -145,7 +157,7 @@ export class WebhookDispatcher {
 
   private enqueueBatch(b: Batch): void {
     for (let copy = 0; copy < b.copies; copy++) {
-      for (const endpoint of this.endpoints) {
+      for (const endpoint of b.targets) {
         this.outstanding++;
         this.queue.push({ stored: b.stored, payload: b.payload, endpoint, attempt: 1 });
       }

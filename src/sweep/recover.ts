@@ -4,12 +4,20 @@ import { InvalidEventError, applyEvents, type TouchedUnit } from '../projections
 import type { Runtime } from '../runtime.js';
 
 /**
- * The platform (null), every connected account seen in projections or the inbox, and
- * RECON_SWEEP_ACCOUNTS: the accounts a sweep (or an event replay) visits.
+ * The accounts a sweep (or an event replay) visits: the platform (null) first, then either
+ * RECON_SWEEP_ACCOUNTS alone, when set (it narrows), or every connected account seen in
+ * projections or the inbox plus — given an SDK client — every one `GET /v1/accounts` lists
+ * (auto-paginated, through that client's rate limiter), so a fresh backfill covers them all.
+ * Discovery refused with 403/400 (a restricted key without Connect read, a platform without
+ * Connect) is logged and skipped; a 401 (bad key) or a network failure throws.
  */
 export async function knownAccounts(
-  rt: Pick<Runtime, 'pool' | 'config'>,
+  rt: Pick<Runtime, 'pool' | 'config'> & { log?: Runtime['log'] },
+  opts: { stripe?: Stripe } = {},
 ): Promise<(string | null)[]> {
+  if (rt.config.RECON_SWEEP_ACCOUNTS.length) {
+    return [null, ...[...new Set(rt.config.RECON_SWEEP_ACCOUNTS)].sort()];
+  }
   const { rows } = await rt.pool.query<{ account: string }>(
     `SELECT account FROM transfers WHERE account IS NOT NULL
      UNION SELECT account FROM transfer_reversals WHERE account IS NOT NULL
@@ -19,8 +27,32 @@ export async function knownAccounts(
      UNION SELECT account FROM received_debits WHERE account IS NOT NULL
      UNION SELECT account FROM stripe_events WHERE account IS NOT NULL`,
   );
-  const set = new Set([...rows.map((r) => r.account), ...rt.config.RECON_SWEEP_ACCOUNTS]);
+  const set = new Set(rows.map((r) => r.account));
+  if (opts.stripe) {
+    for (const id of await discoverConnectedAccounts(opts.stripe, rt.log)) set.add(id);
+  }
   return [null, ...[...set].sort()];
+}
+
+/** Every connected account `GET /v1/accounts` lists; [] (logged) when Stripe refuses the list. */
+export async function discoverConnectedAccounts(
+  stripe: Stripe,
+  log?: Runtime['log'],
+): Promise<string[]> {
+  const ids: string[] = [];
+  try {
+    for await (const a of stripe.accounts.list({ limit: 100 })) ids.push(a.id);
+  } catch (err) {
+    const e = err as { type?: string; statusCode?: number };
+    if (e.type === 'StripeAuthenticationError' || e.statusCode === 401) throw err;
+    if (e.type !== 'StripePermissionError' && e.type !== 'StripeInvalidRequestError') throw err;
+    log?.warn(
+      { reason: (err as Error).message.split('\n')[0] },
+      'could not list connected accounts (GET /v1/accounts); sweeping the accounts seen in events only — grant the key Connect read or set RECON_SWEEP_ACCOUNTS',
+    );
+    return [];
+  }
+  return ids;
 }
 
 export interface RecoverResult {

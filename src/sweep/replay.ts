@@ -32,7 +32,7 @@ export async function replayStripeEvents(
   const stripe = opts.stripe ?? createSweepStripeClient(rt.config);
   const accounts = opts.account
     ? [opts.account === 'platform' ? null : opts.account]
-    : await knownAccounts(rt);
+    : await knownAccounts(rt, { stripe });
   const out = { listed: 0, recovered: 0 };
   for (const account of accounts) {
     const list = stripe.events.list(

@@ -1,11 +1,25 @@
 import type Stripe from 'stripe';
-import { onMismatchChanges, enqueueSweepSummary, scheduleAlertCheck } from '../alerts/queue.js';
+import {
+  enqueueSweepFailed,
+  onMismatchChanges,
+  enqueueSweepSummary,
+  scheduleAlertCheck,
+} from '../alerts/queue.js';
 import type { PoolClient } from '../db/pool.js';
 import { applySnapshots, HANDLED_EVENT_TYPES, type SnapshotItem } from '../projections/apply.js';
 import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
 import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
 import { createReport, pruneReports } from '../reports/store.js';
 import type { Runtime } from '../runtime.js';
+import { createStripeClient } from '../stripe-client.js';
+import {
+  StripeKeyError,
+  classifyStripeError,
+  isStripeKeyError,
+  stripeKeyFailure,
+  stripeKeyKind,
+  stripeKeyMonitor,
+} from '../stripe-key.js';
 import { knownAccounts, recoverEvents } from './recover.js';
 import { createSweepStripeClient } from './stripe.js';
 import {
@@ -130,6 +144,7 @@ class SweepExecution {
       if (this.cursor.phase === 'report') await this.reportPhase();
       return this.run;
     } catch (err) {
+      if (isStripeKeyError(err)) throw await this.failOnKey(err);
       if (!(err instanceof SweepInterruptedError)) {
         await noteError(this.rt.pool, this.run.id, (err as Error).message).catch(() => {});
         this.log.warn(
@@ -141,10 +156,51 @@ class SweepExecution {
     }
   }
 
-  /** The platform, every connected account seen in projections or the inbox, and RECON_SWEEP_ACCOUNTS. */
+  /**
+   * Stripe refused the key (401) or a permission (403): no retry or resume can change that, so
+   * the run fails at once, with one line in the log, on the run and in a `sweep.failed` alert.
+   */
+  private async failOnKey(err: unknown): Promise<StripeKeyError> {
+    const line = stripeKeyFailure(err);
+    this.run = await finishRun(this.rt.pool, this.run.id, { status: 'failed', error: line }).catch(
+      () => this.run,
+    );
+    this.log.error({ phase: this.cursor.phase }, `sweep failed: ${line}`);
+    // /readyz shows it from now on, not only after its next background check.
+    const key = this.rt.config.STRIPE_API_KEY;
+    stripeKeyMonitor(this.rt, key, () => createStripeClient(this.rt.config)).record({
+      ...stripeKeyKind(key),
+      status: classifyStripeError(err) === 'invalid' ? 'invalid' : 'forbidden',
+      message: line,
+      checked_at: new Date().toISOString(),
+    });
+    try {
+      await enqueueSweepFailed(this.rt, this.run.id, line);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not queue the sweep.failed alert');
+    }
+    // The cause keeps the SDK error: the CLI exits 78 (configuration) for it.
+    return new StripeKeyError(`sweep ${this.run.id} failed: ${line}`, { cause: err });
+  }
+
+  /**
+   * The platform, then RECON_SWEEP_ACCOUNTS alone when set, else every connected account seen in
+   * projections or the inbox and every one GET /v1/accounts lists.
+   */
   private async accounts(): Promise<(string | null)[]> {
     if (this.run.account) return [this.run.account === 'platform' ? null : this.run.account];
-    return knownAccounts(this.rt);
+    const accounts = await knownAccounts(
+      { pool: this.rt.pool, config: this.rt.config, log: this.log },
+      { stripe: this.stripe },
+    );
+    this.log.info(
+      {
+        accounts: accounts.length - 1,
+        narrowed: this.rt.config.RECON_SWEEP_ACCOUNTS.length > 0,
+      },
+      'sweep: accounts to visit (besides the platform)',
+    );
+    return accounts;
   }
 
   private reqOpts(account: string | null): Stripe.RequestOptions | undefined {

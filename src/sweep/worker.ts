@@ -1,7 +1,8 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type Stripe from 'stripe';
 import { QUEUE_NAMES, createRedis } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
+import { StripeKeyError } from '../stripe-key.js';
 import {
   NIGHTLY_SCHEDULER_ID,
   closeSweepQueue,
@@ -77,6 +78,8 @@ export async function startSweepWorker(
         return { runId, executed: r.executed, reportId: r.run?.report_id ?? null };
       } catch (err) {
         if (err instanceof SweepInterruptedError) throw err; // shutting down: retried/resumed later
+        // Stripe refused the key: the run is already failed and alerted; no attempt can help.
+        if (err instanceof StripeKeyError) throw new UnrecoverableError(err.message);
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) {
           await finishRun(rt.pool, runId, {

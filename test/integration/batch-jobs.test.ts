@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { upsertLedgerEntries } from '../../src/ledger/store.js';
 import { listDeadLetters } from '../../src/queue/dead-letter.js';
-import { startEventWorker, type EventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
 import { startReconcileWorker, type ReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, queuedEventIds, waitFor, type TestDatabase } from '../support/db.js';

@@ -55,6 +55,39 @@ describe('recon ledger import', () => {
     expect(lines(again.stdout)).toEqual(['0 created, 0 updated, 7 unchanged, 0 invalid']);
   });
 
+  it('--dry-run says what the import would do, writes nothing, and counts rows', async () => {
+    const db = await createTestDatabase();
+    await db.close();
+    const env = dbEnv(db.url);
+    const dry = await runCli(['ledger', 'import', 'examples/ledger.csv', '--dry-run'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(lines(dry.stdout)).toEqual([
+      'would create 7, would update 0, unchanged 0, 0 invalid (dry run: nothing written)',
+    ]);
+    expect(await ledgerIds(db.url)).toEqual([]);
+    // Progress (stderr, not a terminal: one line per phase) counts rows, not bytes.
+    expect(lines(dry.stderr)).toEqual([
+      'ledger import: validating 7 rows',
+      'ledger import: trying the writes (rolled back) 7/7 rows (100%)',
+    ]);
+
+    // A ledger already holding three of the seven rows, one of them with another amount.
+    const [header, ...rows] = lines(readFileSync('examples/ledger.csv', 'utf8'));
+    const partial = join(tmp, 'partial.csv');
+    writeFileSync(
+      partial,
+      [header, rows[0]!.replace(',2500,', ',2400,'), rows[1], rows[2], ''].join('\n'),
+    );
+    expect((await runCli(['ledger', 'import', partial], env)).code).toBe(0);
+    const before = await ledgerIds(db.url);
+    const changed = await runCli(['ledger', 'import', 'examples/ledger.csv', '--dry-run'], env);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(lines(changed.stdout)).toEqual([
+      'would create 4, would update 1, unchanged 2, 0 invalid (dry run: nothing written)',
+    ]);
+    expect(await ledgerIds(db.url)).toEqual(before);
+  });
+
   it('refuses a file with a bad row (line N: field: reason, nothing written); --skip-invalid imports the rest', async () => {
     const db = await createTestDatabase();
     await db.close();
@@ -80,6 +113,12 @@ describe('recon ledger import', () => {
       '0 created, 0 updated, 0 unchanged, 1 invalid — nothing written',
     ]);
     expect(await ledgerIds(db.url)).toEqual([]);
+
+    const dry = await runCli(['ledger', 'import', csv, '--dry-run'], env);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(1);
+    expect(lines(dry.stdout)).toEqual([
+      'would create 0, would update 0, unchanged 0, 1 invalid (dry run: nothing written; the import would write nothing either: fix the rows, or use --skip-invalid)',
+    ]);
 
     const lenient = await runCli(['ledger', 'import', csv, '--skip-invalid'], env);
     expect(lenient.code, lenient.stdout + lenient.stderr).toBe(0);
@@ -175,6 +214,24 @@ describe('recon reconcile, report and replay against the simulator', () => {
         sweep.stdout,
       );
     expect(done, sweep.stdout).not.toBeNull();
+    // Progress on stderr (not a terminal: a line per phase): each phase its own count or bar;
+    // reconciling, whose total is known, ends at 100%.
+    const phases = lines(sweep.stderr)
+      .map(
+        (l) =>
+          /^sweep: (listing Stripe objects|recovering missed events|reconciling|writing the report)\b/.exec(
+            l,
+          )?.[1],
+      )
+      .filter((p, i, all) => p && p !== all[i - 1]);
+    expect(phases, sweep.stderr).toEqual([
+      'listing Stripe objects',
+      'recovering missed events',
+      'reconciling',
+      'writing the report',
+    ]);
+    expect(sweep.stderr).toMatch(/^sweep: reconciling (\d+)\/\1 units \(100%\)$/m);
+    expect(sweep.stderr).not.toMatch(/^sweep: listing Stripe objects \d+\/\d+/m);
     const [, , fetched, recovered, units, opened, , reportId] = done!;
     expect(Number(fetched)).toBeGreaterThanOrEqual(9);
     expect(Number(recovered)).toBeGreaterThan(0); // no webhook was ever delivered

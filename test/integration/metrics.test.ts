@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import { startEventWorker, type EventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
 import { startReconcileWorker, type ReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';

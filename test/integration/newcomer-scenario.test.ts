@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEventWorker, type EventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
 import {
   startStripeLookupWorker,
   type StripeLookupWorker,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { applySnapshots } from '../../src/projections/apply.js';
-import { type EventWorker, startEventWorker } from '../../src/queue/event-worker.js';
+import { type EventWorker, startEventWorker } from '../../src/projections/worker.js';
 import { listDeadLetters, replayDeadLetters } from '../../src/queue/dead-letter.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator } from '../../src/simulator/index.js';

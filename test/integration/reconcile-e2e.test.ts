@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { startEventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker } from '../../src/projections/worker.js';
 import { startStripeLookupWorker } from '../../src/reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime } from '../../src/runtime.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { ReconError } from '../../src/errors.js';
 import { importLedgerCsv } from '../../src/ledger/csv-import.js';
-import { startEventWorker, type EventWorker } from '../../src/queue/event-worker.js';
+import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import {

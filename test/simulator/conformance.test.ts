@@ -24,6 +24,20 @@ const OPTIONS: ValidateOptions = {
     'treasury_shared_resource_initiating_payment_method_details_initiating_payment_method_details.issuing_card',
     // Error bodies carry only what applies (type, message, code, param).
     'api_errors.*',
+    // Shown in the create response only.
+    'webhook_endpoint.secret',
+    // Optional in stripe-node's Account; the simulator knows a connected account by its id only.
+    'account.business_profile',
+    'account.capabilities',
+    'account.company',
+    'account.controller',
+    'account.external_accounts',
+    'account.future_requirements',
+    'account.groups',
+    'account.individual',
+    'account.requirements',
+    'account.settings',
+    'account.tos_acceptance',
   ],
   // A canceled DebitReversal shows the list filter's word; the object enum has none (DESIGN.md).
   extraEnum: { 'treasury.debit_reversal.status': ['canceled'] },
@@ -38,13 +52,15 @@ const SCHEMA_BY_OBJECT: Record<string, string> = {
   'treasury.credit_reversal': 'treasury.credit_reversal',
   'treasury.debit_reversal': 'treasury.debit_reversal',
   event: 'event',
+  webhook_endpoint: 'webhook_endpoint',
+  account: 'account',
 };
 
 let sim: Simulator;
 const seen: Array<{ where: string; body: Record<string, unknown> }> = [];
 
 async function call(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   params: Record<string, string> = {},
   account?: string,
@@ -147,11 +163,32 @@ async function scenario(account?: string) {
   await get('/v1/treasury/credit_reversals');
 }
 
+/** The platform's webhook endpoints and connected accounts. */
+async function setupScenario() {
+  const we = await call('POST', '/v1/webhook_endpoints', {
+    url: 'https://recon.example.com/webhooks/stripe',
+    'enabled_events[]': 'transfer.reversed',
+    connect: 'true',
+    api_version: '2026-10-28.endive',
+    'metadata[recon_endpoint]': 'connect',
+  });
+  const id = we.id as string;
+  await call('POST', `/v1/webhook_endpoints/${id}`, { description: 'recon', disabled: 'true' });
+  await call('GET', `/v1/webhook_endpoints/${id}`);
+  await call('GET', '/v1/webhook_endpoints');
+  await call('DELETE', `/v1/webhook_endpoints/${id}`);
+  const accounts = await call('GET', '/v1/accounts', { limit: '100' });
+  await call('GET', `/v1/accounts/${(accounts.data as Array<{ id: string }>)[0]?.id as string}`);
+}
+
 /** Splits what was seen into objects to validate, lists and event payloads included. */
 function objects(): Array<{ where: string; schema: string; value: unknown }> {
   const out: Array<{ where: string; schema: string; value: unknown }> = [];
   const add = (where: string, value: Record<string, unknown>) => {
-    const schema = SCHEMA_BY_OBJECT[value.object as string];
+    const schema =
+      value.deleted === true
+        ? `deleted_${value.object as string}`
+        : SCHEMA_BY_OBJECT[value.object as string];
     if (!schema) throw new Error(`${where}: unknown object ${String(value.object)}`);
     out.push({ where, schema, value });
     if (schema === 'event') {
@@ -173,6 +210,7 @@ beforeAll(async () => {
   sim = await startSim();
   await scenario();
   await scenario('acct_connected1');
+  await setupScenario();
   const res = await fetch(`${sim.url}/v1/transfers`, {
     headers: { authorization: 'Bearer sk_test_bad' },
   });
@@ -186,7 +224,9 @@ afterAll(() => sim.close());
 describe('conformance with schemas.json', () => {
   it('covers every resource, events and errors', () => {
     const schemas = new Set(objects().map((o) => o.schema));
-    expect([...schemas].sort()).toEqual([...Object.values(SCHEMA_BY_OBJECT), 'error'].sort());
+    expect([...schemas].sort()).toEqual(
+      [...Object.values(SCHEMA_BY_OBJECT), 'deleted_webhook_endpoint', 'error'].sort(),
+    );
   });
 
   it('every object validates', () => {
@@ -206,6 +246,9 @@ describe('conformance with schemas.json', () => {
       'treasury.credit_reversal': /^credrev_/,
       'treasury.debit_reversal': /^debrev_/,
       event: /^evt_/,
+      webhook_endpoint: /^we_/,
+      deleted_webhook_endpoint: /^we_/,
+      account: /^acct_/,
     };
     for (const { schema, value } of objects()) {
       if (schema === 'error') continue;

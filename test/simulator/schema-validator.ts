@@ -42,8 +42,13 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /** Vendored from Stripe's OpenAPI spec (see the README beside it), so a clean clone is enough. */
 export const stripeSchemasDir = path.resolve(repoRoot, 'test/fixtures/stripe-openapi');
 
+/** schemas.json plus sdk-schemas.json (objects the spec extract lacks, from stripe-node's types). */
 export function loadSchemas(): SchemaDoc {
-  return JSON.parse(readFileSync(path.join(stripeSchemasDir, 'schemas.json'), 'utf8')) as SchemaDoc;
+  const read = (file: string) =>
+    JSON.parse(readFileSync(path.join(stripeSchemasDir, file), 'utf8')) as SchemaDoc;
+  const spec = read('schemas.json');
+  const sdk = read('sdk-schemas.json');
+  return { ...spec, schemas: { ...sdk.schemas, ...spec.schemas } };
 }
 
 function typeOf(v: unknown): string {

@@ -110,6 +110,28 @@ describe('messages', () => {
     ).toBe('Sweep completed: 4 open mismatches (1 new, 2 resolved) — 2.50 EUR at risk');
   });
 
+  it('a failed sweep says why in one line, on every sink', () => {
+    const n: Notification = {
+      ...note(0, 'sweep.failed'),
+      failure: {
+        sweep_run_id: 'swp_1',
+        error: 'Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked; not retried)',
+      },
+    };
+    expect(headline(n)).toBe(
+      'Sweep failed: Stripe rejects STRIPE_API_KEY (401: wrong, rolled or revoked; not retried)',
+    );
+    expect(JSON.parse(webhookBody(n))).toMatchObject({
+      type: 'sweep.failed',
+      mismatches: [],
+      failure: { sweep_run_id: 'swp_1' },
+    });
+    const blocks = JSON.stringify(slackPayload(n).blocks);
+    expect(blocks).toContain('sweep swp_1');
+    expect(blocks).toContain('401: wrong, rolled or revoked');
+    expect(logFields(n)).toMatchObject({ alert: { type: 'sweep.failed', failure: n.failure } });
+  });
+
   it('ids are stable for the same content and differ otherwise', () => {
     expect(notificationId('mismatch.opened', ['a', 'b'])).toBe(
       notificationId('mismatch.opened', ['b', 'a']),

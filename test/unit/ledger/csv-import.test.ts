@@ -143,4 +143,37 @@ describe('importLedgerCsv', () => {
     expect(r.errors).toEqual([]);
     expect(r.invalid).toBe(0);
   });
+
+  it('a dry run says what the import would do, writes nothing, and counts rows', async () => {
+    const progress: CsvImportProgress[] = [];
+    const dry = await importLedgerCsv(t.rt, fixture('good.csv'), {
+      dryRun: true,
+      onProgress: (p) => progress.push(p),
+    });
+    expect(dry).toMatchObject({ created: 5, updated: 0, unchanged: 0, invalid: 0, written: false });
+    expect(await count()).toBe(0);
+    expect(progress.at(-1)).toEqual({ phase: 'write', rows: 5, totalRows: 5 });
+    expect(progress.find((p) => p.phase === 'validate' && p.rows === 5)).toBeDefined();
+
+    // Against a ledger that already holds the file, one row changed: would update 1.
+    await importLedgerCsv(t.rt, fixture('good.csv'));
+    await t.rt.pool.query(`UPDATE ledger_entries SET amount = amount + 1 WHERE id = 'le_g1'`);
+    const before = await t.rt.pool.query('SELECT * FROM ledger_entries ORDER BY id');
+    const again = await importLedgerCsv(t.rt, fixture('good.csv'), { dryRun: true });
+    expect(again).toMatchObject({ created: 0, updated: 1, unchanged: 4, written: false });
+    expect((await t.rt.pool.query('SELECT * FROM ledger_entries ORDER BY id')).rows).toEqual(
+      before.rows,
+    );
+  });
+
+  it('a dry run of a file with bad rows would write nothing, unless skipInvalid', async () => {
+    const strict = await importLedgerCsv(t.rt, fixture('mixed.csv'), { dryRun: true });
+    expect(strict).toMatchObject({ created: 0, updated: 0, unchanged: 0, invalid: 5 });
+    const lenient = await importLedgerCsv(t.rt, fixture('mixed.csv'), {
+      dryRun: true,
+      skipInvalid: true,
+    });
+    expect(lenient).toMatchObject({ created: 3, invalid: 5, written: false });
+    expect(await count()).toBe(0);
+  });
 });

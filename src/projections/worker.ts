@@ -7,20 +7,15 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Stripe from 'stripe';
 import { isTransientError } from '../errors.js';
 import { OutageLog } from '../log/outage.js';
-import {
-  InvalidEventError,
-  applyEvents,
-  parseEvent,
-  type EventLike,
-} from '../projections/apply.js';
+import { InvalidEventError, applyEvents, parseEvent, type EventLike } from './apply.js';
 import { eventsProjectedTotal, projectionBatchSeconds } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe-client.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 import { RECONCILE_DEBOUNCE_MS } from '../reconciliation/outbox.js';
-import { BatchConsumer, StalledTooOftenError, type JobOutcome } from './batch-consumer.js';
-import { MAX_EVENTS_PER_JOB, eventJobs } from './producer.js';
-import { QUEUE_NAMES, createRedis, type EventJobData } from './queues.js';
+import { BatchConsumer, StalledTooOftenError, type JobOutcome } from '../queue/batch-consumer.js';
+import { MAX_EVENTS_PER_JOB, eventJobs } from '../queue/producer.js';
+import { QUEUE_NAMES, createRedis, type EventJobData } from '../queue/queues.js';
 
 export interface EventWorkerOptions {
   /** Jobs held at once, across the batches in flight. @defaultValue config.PROJECTION_CONCURRENCY */

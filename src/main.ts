@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { onMismatchChanges } from './alerts/queue.js';
 import { startAlertWorker } from './alerts/worker.js';
+import { startProbeServer } from './api/probe-server.js';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
@@ -159,6 +160,8 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
     if (role === 'serve' || role === 'start')
       stoppables.push(...(await startServer(rt)).stoppables);
     if (role === 'worker' || role === 'start') stoppables.push(...(await startWorkers(rt)));
+    const probe = await startProbe(rt, role);
+    if (probe) stoppables.push(probe);
   } catch (err) {
     // A failed start must still exit: the open pool and Redis connections would keep it alive.
     for (const s of [...stoppables].reverse()) await s.stop().catch(() => {});
@@ -209,6 +212,28 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
   });
 }
 
+/**
+ * The probe server on METRICS_PORT, for every role; started once the role runs, so a port that
+ * answers means a process that works. Not started when METRICS_PORT is 0, nor when it is the
+ * receiver's own PORT (the same routes are already there).
+ */
+async function startProbe(rt: Runtime, role: Role): Promise<Stoppable | null> {
+  const port = rt.config.METRICS_PORT;
+  if (port === 0) return null;
+  if (role !== 'worker' && port === rt.config.PORT) {
+    rt.log.info({ port }, 'METRICS_PORT is PORT: /healthz, /readyz and /metrics served there once');
+    return null;
+  }
+  const probe = await startProbeServer(rt, port);
+  return { name: PROBE_HTTP, stop: () => probe.close() };
+}
+
+const PROBE_HTTP = 'probe-http';
+
+/**
+ * HTTP first (stop taking events), then the relay, then workers drain; the probe server last, so
+ * liveness and the final scrapes answer while the drain runs.
+ */
 function order(s: Stoppable): number {
-  return s.name === 'http' ? 0 : s.name === 'relay' ? 1 : 2;
+  return s.name === 'http' ? 0 : s.name === 'relay' ? 1 : s.name === PROBE_HTTP ? 3 : 2;
 }

@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import type { Config } from './config/config.js';
+import { stripeApiErrorsTotal } from './metrics.js';
 
 /**
  * The API version stripe-node 23.1.0 pins (its types describe exactly this version). Pinned
@@ -29,6 +30,7 @@ export function createStripeClient(
     maxNetworkRetries: opts.maxNetworkRetries ?? 2,
     timeout: opts.timeoutMs ?? 20_000,
     telemetry: false,
+    httpClient: countingStripeErrors(Stripe.createNodeHttpClient()),
     ...(base
       ? {
           host: base.hostname,
@@ -36,5 +38,37 @@ export function createStripeClient(
           protocol,
         }
       : {}),
+  });
+}
+
+type StripeHttpClient = ReturnType<typeof Stripe.createNodeHttpClient>;
+
+/** What `recon_stripe_api_errors_total` calls a failed request: its HTTP status, or why none came. */
+export function stripeErrorStatus(outcome: { status: number } | { error: unknown }): string | null {
+  if ('status' in outcome) return outcome.status >= 400 ? String(outcome.status) : null;
+  const code = (outcome.error as { code?: unknown } | null)?.code;
+  return code === 'ETIMEDOUT' ? 'timeout' : 'connection';
+}
+
+/**
+ * The SDK's HTTP client, counting every failed request in `recon_stripe_api_errors_total` by HTTP
+ * status. Counted at this layer, not around SDK calls, so every caller (projection, lookups, the
+ * sweep, replays) and each of the SDK's own retries is seen once per request actually made.
+ */
+export function countingStripeErrors(inner: StripeHttpClient): StripeHttpClient {
+  return Object.assign(Object.create(inner) as StripeHttpClient, {
+    getClientName: () => inner.getClientName(),
+    makeRequest: async (...args: Parameters<StripeHttpClient['makeRequest']>) => {
+      let res: Awaited<ReturnType<StripeHttpClient['makeRequest']>>;
+      try {
+        res = await inner.makeRequest(...args);
+      } catch (error) {
+        stripeApiErrorsTotal.inc({ status: stripeErrorStatus({ error })! });
+        throw error;
+      }
+      const status = stripeErrorStatus({ status: res.getStatusCode() });
+      if (status) stripeApiErrorsTotal.inc({ status });
+      return res;
+    },
   });
 }

@@ -73,6 +73,7 @@ export function benchConfig(databaseUrl: string, extra: Record<string, string> =
     OPERATOR_TOKEN: 'bench_operator_token_0123456789',
     LOG_LEVEL: 'warn',
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     ...extra,
   });

@@ -1,5 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import { inTransaction } from '../db/pool.js';
+import { alertDeliveriesTotal } from '../metrics.js';
 import { QUEUE_NAMES, createRedis } from '../queue/queues.js';
 import { loadReport } from '../reports/store.js';
 import { reportSummary } from '../reports/summary.js';
@@ -244,7 +245,17 @@ export async function startAlertWorker(
           return { sent: n !== null };
         }
         case 'deliver': {
-          await deliver(data.sink, data.notification, settings, log);
+          try {
+            await deliver(data.sink, data.notification, settings, log);
+          } catch (err) {
+            // The same rule as the 'failed' listener below: out of attempts, or not worth retrying.
+            const last =
+              job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ||
+              (err as Error).name === 'UnrecoverableError';
+            alertDeliveriesTotal.inc({ sink: data.sink, outcome: last ? 'failed' : 'retried' });
+            throw err;
+          }
+          alertDeliveriesTotal.inc({ sink: data.sink, outcome: 'delivered' });
           log.debug(
             { jobId: job.id, sink: data.sink, notification: data.notification.id },
             'alert delivered',

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { metrics, refreshOpenMismatchGauge } from '../metrics.js';
+import { metrics } from '../metrics.js';
 import { withTimeout } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
+import { refreshScrapeMetrics, type ScrapeOptions } from '../scrape-metrics.js';
 import { createStripeClient } from '../stripe-client.js';
 import { stripeKeyMonitor } from '../stripe-key.js';
 
 export interface HealthOptions {
   /** Longest each readiness probe may take. @defaultValue 1000 */
   probeTimeoutMs?: number;
+  /** Cache and timeout of the gauges read from Redis and Postgres at scrape time. */
+  scrape?: ScrapeOptions;
   /** A Stripe key check older than this is redone in the background. @defaultValue 600_000 */
   stripeKeyMaxAgeMs?: number;
 }
@@ -108,11 +111,10 @@ export async function registerHealthRoutes(
       );
   });
 
-  app.get('/metrics', { config: { auth: 'metrics' } }, async (req, reply) => {
-    // Open mismatches are counted from Postgres at scrape time, so every replica reports the truth.
-    await refreshOpenMismatchGauge(rt.pool).catch((err: Error) =>
-      req.log.warn({ err }, 'could not count open mismatches for /metrics'),
-    );
+  app.get('/metrics', { config: { auth: 'metrics' } }, async (_req, reply) => {
+    // Queue depths, open mismatches, the amount at risk and the last sweep are read at scrape
+    // time (bounded, cached), so every replica reports the truth; a source that is down is left out.
+    await refreshScrapeMetrics(rt, opts.scrape);
     const text = await metrics.metrics();
     return reply.type(metrics.contentType).send(text);
   });

@@ -70,6 +70,12 @@ const Env = z.object({
   STRIPE_API_BASE: optionalUrl,
   PORT: int(3000, 0, 65_535),
   HOST: z.string().default('0.0.0.0'),
+  /**
+   * Port of the probe server every role runs: `/healthz`, `/readyz` and `/metrics` for
+   * orchestrators and Prometheus, also for `recon worker`, which serves nothing else. 0 disables
+   * it; for `serve`/`start` the same routes stay on PORT as well.
+   */
+  METRICS_PORT: int(9464, 0, 65_535),
   /** The operator's bearer token; named `operator`. Optional when OPERATOR_TOKENS is set. */
   OPERATOR_TOKEN: z
     .string()

@@ -33,7 +33,7 @@ export interface ReconcileUnitsOptions {
   rules?: ReconRules;
   /** @defaultValue ledgerSourceFor(rt) (the table, or LEDGER_SQL_VIEW) */
   source?: LedgerSource;
-  /** Label of the `reconcile_runs_total` metric. @defaultValue 'worker' */
+  /** Label of the `recon_reconcile_runs_total` metric. @defaultValue 'worker' */
   trigger?: 'worker' | 'sweep';
   /**
    * Outbox rows these keys were claimed from: settled (deleted unless touched again) in the same

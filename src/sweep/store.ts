@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../db/pool.js';
+import { sweepDurationSeconds } from '../metrics.js';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
@@ -197,7 +198,14 @@ export async function finishRun(
           `UPDATE sweep_runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 RETURNING *`,
           [id, outcome.error.slice(0, 2000)],
         );
-  return normalise(rows[0]!);
+  const run = normalise(rows[0]!);
+  // Observed where the run ends, by the process that ended it (the scrape-time gauges in
+  // src/scrape-metrics.ts report the last completed run from every replica).
+  if (run.started_at && run.finished_at) {
+    const seconds = (+new Date(run.finished_at) - +new Date(run.started_at)) / 1000;
+    sweepDurationSeconds.observe({ result: run.status }, Math.max(0, seconds));
+  }
+  return run;
 }
 
 export async function noteError(pool: Pool, id: string, error: string): Promise<void> {

@@ -1,12 +1,13 @@
 import Stripe from 'stripe';
 import type { Config } from '../config/config.js';
-import { STRIPE_API_VERSION } from '../stripe-client.js';
+import { STRIPE_API_VERSION, countingStripeErrors } from '../stripe-client.js';
 import { TokenBucket } from './rate-limit.js';
 
 /**
  * The sweep's own SDK client: the same settings as createStripeClient, with every HTTP request
  * (auto-pagination's follow-up pages and retries included) taking a token from a bucket of
- * RECON_SWEEP_RATE_LIMIT per second, so a sweep never eats the account's API rate limit.
+ * RECON_SWEEP_RATE_LIMIT per second, so a sweep never eats the account's API rate limit, and every
+ * failed one counted in `recon_stripe_api_errors_total` (countingStripeErrors).
  * `onRequest` counts requests (progress, tests).
  */
 export function createSweepStripeClient(
@@ -14,7 +15,7 @@ export function createSweepStripeClient(
   opts: { bucket?: TokenBucket; onRequest?: (method: string, path: string) => void } = {},
 ): Stripe {
   const bucket = opts.bucket ?? new TokenBucket(config.RECON_SWEEP_RATE_LIMIT);
-  const inner = Stripe.createNodeHttpClient();
+  const inner = countingStripeErrors(Stripe.createNodeHttpClient());
   const httpClient: typeof inner = Object.assign(Object.create(inner) as typeof inner, {
     getClientName: () => inner.getClientName(),
     makeRequest: async (...args: Parameters<typeof inner.makeRequest>) => {

@@ -6,6 +6,7 @@ import { verifySignature } from '../../src/alerts/signature.js';
 import { startAlertWorker, type AlertWorker } from '../../src/alerts/worker.js';
 import { validateLedgerEntry, type LedgerEntryInput } from '../../src/ledger/schema.js';
 import { upsertLedgerEntries } from '../../src/ledger/store.js';
+import { alertDeliveriesTotal } from '../../src/metrics.js';
 import { persistMismatches, type UnitMismatch } from '../../src/reconciliation/persist.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -61,6 +62,16 @@ async function startSink(status = () => 200): Promise<Sink> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** `recon_alert_deliveries_total` as sink -> outcome -> count (the registry is process-wide). */
+async function deliveries(): Promise<Record<string, Record<string, number>>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const v of (await alertDeliveriesTotal.get()).values) {
+    const sink = String(v.labels.sink);
+    (out[sink] ??= {})[String(v.labels.outcome)] = v.value;
+  }
+  return out;
 }
 
 function entry(raw: Record<string, unknown>): LedgerEntryInput {
@@ -409,6 +420,7 @@ describe('a failing sink', () => {
   });
 
   it('is retried with backoff, then dead-lettered, while reconciliation carries on', async () => {
+    const before = await deliveries();
     const m = mismatch(1, { unitKey: 'tr_dead' });
     await onMismatchChanges(rt2, await persistMismatches(rt2, ['tr_dead'], [m], Date.now()));
     const failed = await waitFor(
@@ -420,6 +432,10 @@ describe('a failing sink', () => {
     );
     expect(failed[0]!.data).toMatchObject({ job: 'deliver', sink: 'webhook' });
     expect(failed[0]!.attemptsMade).toBe(3);
+    // Counted by sink and outcome: two retried attempts, then the one that gave up.
+    expect((await deliveries()).webhook?.retried ?? 0).toBe((before.webhook?.retried ?? 0) + 2);
+    expect((await deliveries()).webhook?.failed ?? 0).toBe((before.webhook?.failed ?? 0) + 1);
+    expect((await deliveries()).log?.delivered ?? 0).toBeGreaterThan(before.log?.delivered ?? 0);
     expect(failed[0]!.failedReason).toMatch(/500/);
     expect(dead.hits).toHaveLength(3);
     // Every retry carried the same notification id, so a receiver could dedupe them.

@@ -6,7 +6,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { REPO_ROOT } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { captureLog, testConfig } from '../support/events.js';
 
 /**
@@ -41,7 +41,10 @@ const named = (kind: string, name: string) => {
 const workloads = () => [...byKind('Deployment'), ...byKind('Job')];
 const containerOf = (d: Obj) => d.spec.template.spec.containers[0] as Obj;
 
-/** Paths that orchestrators request: Kubernetes httpGet probes and the Dockerfile HEALTHCHECK. */
+/**
+ * Paths that orchestrators request: Kubernetes httpGet probes, the Dockerfile HEALTHCHECK and the
+ * compose health checks.
+ */
 function probePaths(): string[] {
   const paths = new Set<string>();
   for (const d of workloads()) {
@@ -53,6 +56,11 @@ function probePaths(): string[] {
   }
   for (const m of read('Dockerfile').matchAll(/HEALTHCHECK[\s\S]*?(\/[a-z]+)['"]/g)) {
     paths.add(m[1]!);
+  }
+  for (const svc of Object.values(compose.services as Obj)) {
+    const test = (svc as Obj).healthcheck?.test as string[] | undefined;
+    const m = /'(\/[a-z]+)'\)/.exec(test?.join(' ') ?? '');
+    if (m) paths.add(m[1]!);
   }
   return [...paths];
 }
@@ -79,8 +87,10 @@ describe('docker-compose.yml', () => {
     expect(s.worker.depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(s.migrate.depends_on.postgres.condition).toBe('service_healthy');
     expect(s.app.ports).toEqual(['127.0.0.1:3000:3000']);
-    // The image's HEALTHCHECK probes HTTP, which the worker and the migration do not serve.
-    expect(s.worker.healthcheck).toEqual({ disable: true });
+    // The image's HEALTHCHECK probes PORT, which the worker does not serve: its own check asks
+    // the probe server on METRICS_PORT. The migration serves nothing.
+    expect(s.worker.healthcheck.test.join(' ')).toContain('process.env.METRICS_PORT || 9464');
+    expect(s.worker.healthcheck.test.join(' ')).toContain("'/healthz'");
     expect(s.migrate.healthcheck).toEqual({ disable: true });
   });
 
@@ -201,6 +211,34 @@ describe('deploy/kubernetes', () => {
   });
 });
 
+describe('deploy/kubernetes probes and scrapes on METRICS_PORT', () => {
+  const metricsPort = Number(named('ConfigMap', 'recon-config').data.METRICS_PORT);
+
+  it('probes the worker on its metrics port: liveness /healthz, readiness /readyz', () => {
+    const c = containerOf(named('Deployment', 'recon-worker'));
+    const port = (c.ports as Obj[]).find((p) => p.name === 'metrics');
+    expect(port?.containerPort).toBe(metricsPort);
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.startupProbe.httpGet.path).toBe('/healthz');
+    for (const p of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+      expect(c[p].httpGet.port).toBe('metrics');
+    }
+  });
+
+  it('has every Deployment scraped on the metrics port it declares', () => {
+    expect(metricsPort).toBe(9464);
+    for (const d of byKind('Deployment')) {
+      const a = d.spec.template.metadata.annotations as Obj;
+      expect(a?.['prometheus.io/scrape'], d.metadata.name).toBe('true');
+      expect(a['prometheus.io/path'], d.metadata.name).toBe('/metrics');
+      expect(Number(a['prometheus.io/port']), d.metadata.name).toBe(metricsPort);
+      const ports = (containerOf(d).ports as Obj[]).map((p) => p.containerPort);
+      expect(ports, d.metadata.name).toContain(metricsPort);
+    }
+  });
+});
+
 /** Metric names in a PromQL expression: identifiers that are not functions, keywords or labels. */
 function promqlMetricNames(expr: string): string[] {
   const KEYWORDS = new Set([
@@ -229,6 +267,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   rt = createRuntime(testConfig({ DATABASE_URL: db.url }), captureLog('warn').log);
   app = await buildApp(rt);
+  // Plain /readyz (the worker's readiness) needs Redis: wait for the producer connection.
+  await waitFor(() => rt.redis.status === 'ready', { what: 'Redis connected' });
 });
 
 afterAll(async () => {
@@ -240,7 +280,7 @@ afterAll(async () => {
 describe('against a running app', () => {
   it('every probe and health check names a route that answers 200', async () => {
     const paths = probePaths();
-    expect(paths.sort()).toEqual(['/healthz', '/readyz?role=receiver']);
+    expect(paths.sort()).toEqual(['/healthz', '/readyz', '/readyz?role=receiver']);
     for (const path of paths) {
       const res = await app.inject({ method: 'GET', url: path });
       expect(res.statusCode, `${path}: ${res.body}`).toBe(200);
@@ -286,8 +326,21 @@ describe('against a running app', () => {
     }
 
     // Not vacuous: the files read the product's own metrics, histograms included.
-    expect(used.has('webhook_ack_seconds_bucket')).toBe(true);
-    expect(used.has('mismatches_open')).toBe(true);
+    expect(used.has('recon_webhook_ack_seconds_bucket')).toBe(true);
+    expect(used.has('recon_mismatches_open')).toBe(true);
+    // …and the ones a platform team asks for first (issue #13).
+    for (const n of [
+      'recon_queue_jobs',
+      'recon_queue_oldest_waiting_job_age_seconds',
+      'recon_queue_dead_letter_jobs',
+      'recon_sweep_last_success_timestamp_seconds',
+      'recon_alert_deliveries_total',
+      'recon_stripe_api_errors_total',
+      'recon_mismatches_open_amount_at_risk',
+    ])
+      expect(used.has(n), n).toBe(true);
+    // Every name the product exposes is recon_*.
+    expect([...exposed].filter((n) => !n.startsWith('recon_'))).toEqual([]);
     expect(used.size).toBeGreaterThan(10);
     const missing = [...used]
       .filter(([n]) => !exposed.has(n) && !PROMETHEUS_SERIES.has(n))
@@ -298,9 +351,9 @@ describe('against a running app', () => {
   it('the PromQL name extraction skips functions, keywords, labels and ranges', () => {
     expect(
       promqlMetricNames(
-        'histogram_quantile(0.99, sum by (le) (rate(webhook_ack_seconds_bucket{job=~"a|b", x="y"}[5m]))) > 1 and on (instance) up == 0',
+        'histogram_quantile(0.99, sum by (le) (rate(recon_webhook_ack_seconds_bucket{job=~"a|b", x="y"}[5m]))) > 1 and on (instance) up == 0',
       ).sort(),
-    ).toEqual(['up', 'webhook_ack_seconds_bucket']);
+    ).toEqual(['recon_webhook_ack_seconds_bucket', 'up']);
     expect(promqlMetricNames('count(min by (d) (m_up) == 0) or vector(0)')).toEqual(['m_up']);
   });
 });

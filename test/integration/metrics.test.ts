@@ -43,10 +43,12 @@ describe('GET /metrics', () => {
     );
     const r = await app.inject({ method: 'GET', url: '/metrics' });
     expect(r.statusCode).toBe(200);
-    expect(r.body).toMatch(/webhook_requests_total\{outcome="[a-z_]+"\} [1-9]/);
-    expect(r.body).toMatch(/events_projected_total\{type="treasury\.credit_reversal\.created"\} 1/);
-    expect(r.body).toMatch(/projection_batch_seconds_count [1-9]/);
-    expect(r.body).toMatch(/reconcile_runs_total\{trigger="worker",result="ok"\} [1-9]/);
-    expect(r.body).toMatch(/mismatches_open\{kind="stuck_processing",severity="[a-z]+"\} 1/);
+    expect(r.body).toMatch(/recon_webhook_requests_total\{outcome="[a-z_]+"\} [1-9]/);
+    expect(r.body).toMatch(
+      /recon_events_projected_total\{type="treasury\.credit_reversal\.created"\} 1/,
+    );
+    expect(r.body).toMatch(/recon_projection_batch_seconds_count [1-9]/);
+    expect(r.body).toMatch(/recon_reconcile_runs_total\{trigger="worker",result="ok"\} [1-9]/);
+    expect(r.body).toMatch(/recon_mismatches_open\{kind="stuck_processing",severity="[a-z]+"\} 1/);
   });
 });

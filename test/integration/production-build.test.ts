@@ -48,6 +48,8 @@ function baseEnv(vars: Record<string, string> = {}): Record<string, string> {
     // .env files are not part of the install; make sure none is read.
     DOTENV_CONFIG_PATH: '/nonexistent/.env',
     DOTENV_CONFIG_QUIET: 'true',
+    // No probe server on 9464 (serve and worker run side by side here); a test may pass a port.
+    METRICS_PORT: '0',
   };
   if (process.env.npm_config_cache) env.npm_config_cache = process.env.npm_config_cache;
   return { ...env, ...vars };
@@ -214,7 +216,7 @@ describe('production install (npm ci --omit=dev --omit=optional of the build)', 
       expect((await http(base, 'GET', '/readyz')).status).toBe(200);
       expect((await http(base, 'GET', '/readyz?role=receiver')).status).toBe(200);
       const metrics = await http<string>(base, 'GET', '/metrics');
-      expect(metrics.text).toContain('webhook_requests_total');
+      expect(metrics.text).toContain('recon_webhook_requests_total');
       expect((await http(base, 'GET', '/console')).status).toBe(200);
       const list = await http(base, 'GET', '/api/mismatches', { token: TEST_OPERATOR_TOKEN });
       expect(list.status).toBe(200);

@@ -315,13 +315,13 @@ describe('health and metrics', () => {
     const res = await app.inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
-    expect(res.body).toMatch(/webhook_requests_total\{outcome="accepted"\} \d+/);
-    expect(res.body).toMatch(/webhook_requests_total\{outcome="bad_signature"\} \d+/);
-    expect(res.body).toMatch(/webhook_requests_total\{outcome="too_large"\} \d+/);
-    expect(res.body).toContain('webhook_ack_seconds_bucket');
-    expect(res.body).toContain('inbox_batch_size_bucket');
-    expect(res.body).toContain('process_cpu_seconds_total');
-    expect(res.body).toContain('mismatches_open');
+    expect(res.body).toMatch(/recon_webhook_requests_total\{outcome="accepted"\} \d+/);
+    expect(res.body).toMatch(/recon_webhook_requests_total\{outcome="bad_signature"\} \d+/);
+    expect(res.body).toMatch(/recon_webhook_requests_total\{outcome="too_large"\} \d+/);
+    expect(res.body).toContain('recon_webhook_ack_seconds_bucket');
+    expect(res.body).toContain('recon_inbox_batch_size_bucket');
+    expect(res.body).toContain('recon_process_cpu_seconds_total');
+    expect(res.body).toContain('recon_mismatches_open');
   });
 
   it('a fresh id for each fixture load', () => {

@@ -18,7 +18,8 @@ const BIN = 'bin/recon.js';
 
 /**
  * The base environment of every child: PATH/HOME only, `.env` disabled (dotenv would otherwise
- * fill in variables a test deliberately leaves out), no colours. Tests add what they need.
+ * fill in variables a test deliberately leaves out), no colours, no probe server. Tests add what
+ * they need.
  */
 export function cliEnv(vars: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {
@@ -30,6 +31,9 @@ export function cliEnv(vars: Record<string, string | undefined> = {}): Record<st
     FORCE_COLOR: '0',
     // The source under test, even when an earlier `npm run build` left a dist/ (bin/recon.js).
     RECON_FROM_SOURCE: '1',
+    // Every role would otherwise open the probe server on 9464, and parallel children would
+    // collide; a test that probes it passes a free port.
+    METRICS_PORT: '0',
   };
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
   return env;

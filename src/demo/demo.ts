@@ -150,6 +150,15 @@ async function resetDemoDatabase(
 
 /** Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked). */
 async function removeQueueKeys(redis: Runtime['redis'], prefix: string): Promise<void> {
+  // The runtime's connection has no offline queue: a command sent before it is ready fails.
+  if (redis.status !== 'ready')
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('Redis not ready')), 10_000);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);

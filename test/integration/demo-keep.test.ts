@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, inject } from 'vitest';
 import { DemoDatabaseError, runDemo } from '../../src/demo/demo.js';
@@ -8,7 +12,8 @@ import { redisUrl, waitFor } from '../support/db.js';
 /**
  * The demo on a shared server: it drops and recreates only a database it can prove it created,
  * removes its Redis keys when it exits, and a kept demo agrees on the time with the recon
- * commands pointed at it (the README's "demo --keep, then recon reconcile" sequence).
+ * commands pointed at it (the README's "demo --keep, then recon reconcile / recon report"
+ * sequence, and a real fix made through `recon ledger import`).
  */
 
 const created: string[] = [];
@@ -52,6 +57,66 @@ describe('recon demo on a shared server', () => {
     ]);
   });
 
+  it('drops and recreates only its own idle database, removing the Redis keys a killed run left; refuses one in use', async () => {
+    const name = demoName();
+    const quiet = {
+      databaseUrl: dbUrl(name),
+      redisUrl: redisUrl(),
+      transfers: 40,
+      print: () => {},
+    };
+    await runDemo(quiet);
+    const comment = async () =>
+      (
+        await admin((c) =>
+          c.query<{ comment: string }>(
+            `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+            [name],
+          ),
+        )
+      ).rows[0]!.comment;
+    const first = await comment();
+    expect(first).toMatch(
+      /^created by recon demo [0-9a-f]{12} on .*; queue prefix recon-demo-[0-9a-f]{8};/,
+    );
+    const prefix = /queue prefix (\S+);/.exec(first)![1]!;
+
+    // Someone is connected (a kept demo, a psql session): refused, nothing dropped, still connected.
+    const session = new pg.Client({ connectionString: dbUrl(name), application_name: 'psql' });
+    await session.connect();
+    try {
+      const err = await runDemo(quiet).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DemoDatabaseError);
+      expect((err as Error).message).toContain(`database "${name}" is in use (1 × psql`);
+      expect((err as Error).message).toContain('RECON_DEMO_DATABASE_URL');
+      expect((err as Error).message).not.toContain('\n');
+      expect(
+        (await session.query('SELECT count(*)::int AS n FROM mismatches')).rows[0].n,
+      ).toBeGreaterThan(0);
+    } finally {
+      await session.end();
+    }
+    expect(await comment()).toBe(first);
+
+    // Idle again, with keys left behind under its prefix (a run killed with SIGKILL): the next run
+    // drops and recreates it and removes them; other prefixes are not touched.
+    const redis = new Redis(redisUrl());
+    const other = `recon-demo-keep-${randomBytes(4).toString('hex')}`;
+    try {
+      await redis.set(`${prefix}:events:leftover`, '1');
+      await redis.set(`${other}:events:x`, '1');
+      await runDemo(quiet);
+      expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+      expect(await redis.get(`${other}:events:x`)).toBe('1');
+    } finally {
+      await redis.del(`${other}:events:x`);
+      redis.disconnect();
+    }
+    const second = await comment();
+    expect(second).not.toBe(first);
+    expect(second).toMatch(/^created by recon demo /);
+  }, 180_000);
+
   it('kept: recon reconcile against it keeps the planted mismatches open; its Redis keys go at exit', async () => {
     const name = demoName();
     const port = await freePort();
@@ -82,20 +147,71 @@ describe('recon demo on a shared server', () => {
     const before = await state();
     expect(before.filter((m) => m.status === 'open').length).toBeGreaterThan(0);
 
-    const r = await runCli(['reconcile'], cliEnv(env), { timeoutMs: 120_000 });
-    expect(r.code, r.stderr).toBe(0);
+    const planted = Number(/all (\d+) planted disagreements found/.exec(demo.stdout)![1]);
+    const recon = async (...args: string[]) => {
+      const r = await runCli(args, cliEnv(env), { timeoutMs: 120_000 });
+      expect(r.code, `recon ${args.join(' ')}\n${r.stderr}`).toBe(0);
+      return r.stdout;
+    };
+    type Report = {
+      totals: { open: number; new: number; resolved: number };
+      previous_report: { id: string } | null;
+      resolved: Array<{ id: string; kind: string }>;
+    };
+    const report = async () => JSON.parse(await recon('report', '--format', 'json')) as Report;
+
+    await recon('reconcile');
     // Every mismatch exactly as the demo left it: nothing resolved by a clock that ran backwards,
     // nothing reopened or opened again as new.
     expect(await state()).toEqual(before);
+    const first = await report();
+    expect(first.previous_report).not.toBeNull(); // the demo's own sweep wrote the one before
+    expect(first.totals).toMatchObject({ open: planted, new: 0, resolved: 0 });
+
+    // A real fix, made as an operator would: the ledger entry behind the planted amount_mismatch
+    // re-imported with Stripe's amount. The next reconcile resolves it, and only it.
+    const [wrong] = await sql<{
+      id: string;
+      ledger_entry_id: string;
+      csv: string;
+    }>(
+      dbUrl(name),
+      `SELECT m.id, m.ledger_entry_id,
+              array_to_string(ARRAY[l.id, l.kind, l.stripe_id, l.parent_id, r.amount::text, l.currency,
+                        l.expected_status, l.account,
+                        to_char(l.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                        '"' || replace(l.metadata::text, '"', '""') || '"'], ',', '') AS csv
+         FROM mismatches m
+         JOIN ledger_entries l ON l.id = m.ledger_entry_id
+         JOIN transfer_reversals r ON r.id = m.object_id
+        WHERE m.kind = 'amount_mismatch' AND m.status = 'open'`,
+    );
+    expect(wrong).toBeDefined();
+    const dir = await mkdtemp(join(tmpdir(), 'recon-demo-fix-'));
+    const file = join(dir, 'fix.csv');
+    await writeFile(
+      file,
+      `id,kind,stripe_id,parent_id,amount,currency,expected_status,account,occurred_at,metadata\n${wrong!.csv}\n`,
+    );
+    expect(await recon('ledger', 'import', file)).toContain('1 updated');
+    await recon('reconcile');
+
+    const after = await state();
+    expect(after.find((m) => m.id === wrong!.id)).toMatchObject({ status: 'resolved' });
+    expect(after.filter((m) => m.id !== wrong!.id)).toEqual(
+      before.filter((m) => m.id !== wrong!.id),
+    );
+    const second = await report();
+    expect(second.totals).toMatchObject({ open: planted - 1, new: 0, resolved: 1 });
+    expect(second.resolved.map((m) => [m.id, m.kind])).toEqual([[wrong!.id, 'amount_mismatch']]);
 
     demo.signal('SIGINT');
     expect((await demo.waitForExit(30_000)).code, demo.transcript()).toBe(0);
-    const { Redis } = await import('ioredis');
     const redis = new Redis(redisUrl());
     try {
       expect(await redis.keys(`${env.QUEUE_PREFIX}:*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }
-  });
+  }, 300_000);
 });

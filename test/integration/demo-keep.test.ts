@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, inject } from 'vitest';
 import { DemoDatabaseError, runDemo } from '../../src/demo/demo.js';
-import { cliEnv, freePort, killAllChildren, runCli, sql, startCli } from '../support/cli.js';
+import {
+  REPO_ROOT,
+  cliEnv,
+  freePort,
+  killAllChildren,
+  runCli,
+  sql,
+  startCli,
+} from '../support/cli.js';
 import { redisUrl, waitFor } from '../support/db.js';
 
 /**
@@ -52,9 +60,35 @@ describe('recon demo on a shared server', () => {
     await expect(
       runDemo({ databaseUrl: dbUrl(name), redisUrl: redisUrl(), transfers: 20, print: () => {} }),
     ).rejects.toThrow(DemoDatabaseError);
+    // From the command line: one line naming the database and the override, exit 1.
+    const r = await runCli(
+      ['demo'],
+      cliEnv({ RECON_DEMO_DATABASE_URL: dbUrl(name), REDIS_URL: redisUrl() }),
+      { timeoutMs: 60_000 },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `recon: database "${name}" exists but was not created by recon demo, so it is not dropped; ` +
+        'drop it yourself or point RECON_DEMO_DATABASE_URL at another database',
+    ]);
     expect(await sql(dbUrl(name), `SELECT to_regclass('precious') AS t`)).toEqual([
       { t: 'precious' },
     ]);
+  });
+
+  it('documents its database override in recon demo --help and the README; README curl URLs are quoted', async () => {
+    const help = await runCli(['demo', '--help'], cliEnv(), { timeoutMs: 60_000 });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('RECON_DEMO_DATABASE_URL');
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('RECON_DEMO_DATABASE_URL');
+    // `?` is a glob in zsh: every URL on a curl line sits inside quotes.
+    const curls = readme.split('\n').filter((l) => /^\s*curl\b/.test(l));
+    expect(curls.length).toBeGreaterThan(0);
+    for (const line of curls) {
+      const unquoted = line.replace(/'[^']*'|"[^"]*"/g, '');
+      expect(unquoted, line).not.toMatch(/[?]|localhost:|https?:\/\//);
+    }
   });
 
   it('drops and recreates only its own idle database, removing the Redis keys a killed run left; refuses one in use', async () => {

@@ -11,6 +11,7 @@ import { createProgress } from '../cli/progress.js';
 import { createLogger } from '../log/logger.js';
 import { startServer, startWorkers, type Stoppable } from '../main.js';
 import { renderReport } from '../reports/render.js';
+import { createRedis } from '../queue/queues.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSimulator, type Simulator } from '../simulator/index.js';
 import { runSweep } from '../sweep/start.js';
@@ -148,23 +149,22 @@ async function resetDemoDatabase(
   }
 }
 
-/** Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked). */
-async function removeQueueKeys(redis: Runtime['redis'], prefix: string): Promise<void> {
-  // The runtime's connection has no offline queue: a command sent before it is ready fails.
-  if (redis.status !== 'ready')
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Redis not ready')), 10_000);
-      redis.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+/**
+ * Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked), on a connection
+ * of its own: it runs after the demo's runtime has closed, so nothing writes behind it.
+ */
+async function removeQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function waitUntil(
@@ -246,8 +246,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (++signals > 1) process.exit(130);
     if (stopKept) return stopKept();
     print('interrupted: stopping the demo and removing its Redis keys');
-    void cleanup().finally(() => process.exit(130));
+    // After start-up is through, so that no worker still starting writes keys after the cleanup.
+    void startup.then(cleanup).finally(() => process.exit(130));
   };
+  let startedUp!: () => void;
+  const startup = new Promise<void>((resolve) => (startedUp = resolve));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   closers.push(async () => {
@@ -255,93 +258,94 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     process.off('SIGTERM', onSignal);
   });
 
-  const mig = await migrate(databaseUrl);
-  step(
-    `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
-  );
-  // One named connection held for the demo's whole life: the next run sees the database in use
-  // and refuses to drop it (the pool's connections come and go with load).
-  const lease = new pg.Client({
-    connectionString: databaseUrl,
-    application_name: `recon demo ${run.id}`,
-  });
-  lease.on('error', () => {});
-  closers.push(() => lease.end());
-  await lease.connect();
-
-  const sim: Simulator = await createSimulator({
-    seed,
-    startTime: started - SIM_DAYS * DAY_MS - SIM_TAIL_MS,
-    webhook: { concurrency: 8, retryBaseMs: 50 },
-  });
-  closers.push(() => sim.close());
-  // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
-  // recovers those from GET /v1/events).
-  sim.setChaos({ duplicateRate: 0.08, reorderWindow: 8, dropRate: 0.03 });
-  const secret = `whsec_demo_${randomBytes(12).toString('hex')}`;
-  const operatorToken = randomBytes(18).toString('base64url');
-  const config = loadConfig({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    STRIPE_WEBHOOK_SECRET: secret,
-    STRIPE_API_KEY: sim.apiKey,
-    STRIPE_API_BASE: sim.url,
-    OPERATOR_TOKEN: operatorToken,
-    QUEUE_PREFIX: run.queuePrefix,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    RELAY_INTERVAL: '1s',
-    RECON_SWEEP_RATE_LIMIT: '500',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  });
-  const logPath = join(tmpdir(), `recon-demo-${process.pid}.log`);
-  const log = createLogger({ level: config.LOG_LEVEL }, createWriteStream(logPath));
-  // The simulated clock while the day is played; the wall clock once a kept demo is handed over
-  // (see SIM_DAYS), so that it and the recon commands pointed at it agree on the time.
-  let wallClock = false;
-  const rt = createRuntime(config, log, { clock: () => (wallClock ? Date.now() : sim.now()) });
-  closers.push(async () => {
-    // Demo queues are throwaway: remove all their keys (every queue under the demo's prefix) so
-    // repeated runs leave Redis clean.
-    await removeQueueKeys(rt.redis, config.QUEUE_PREFIX).catch(() => {});
-    await rt.close();
-  });
-  // A run killed before it could clean up left its keys under the prefix its database names;
-  // that database was idle and has been dropped, so nothing uses them any more.
-  if (previousPrefix && previousPrefix !== run.queuePrefix)
-    await removeQueueKeys(rt.redis, previousPrefix).catch(() => {});
-  const stoppables: Stoppable[] = [];
-  closers.push(async () => {
-    for (const s of [...stoppables].sort((a, b) =>
-      a.name === 'http' ? -1 : b.name === 'http' ? 1 : 0,
-    )) {
-      await s.stop().catch(() => {});
-    }
-  });
-  const server = await startServer(rt);
-  stoppables.push(...server.stoppables);
-  stoppables.push(...(await startWorkers(rt)));
-  const address = server.app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
-  sim.addWebhookEndpoint({ url: `${base}/webhooks/stripe`, secret });
-  step(`simulator on ${sim.url}, receiver on ${base} (logs: ${logPath})`);
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${operatorToken}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok)
-      throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json).slice(0, 500)}`);
-    return json;
-  };
-
   try {
+    const mig = await migrate(databaseUrl);
+    step(
+      `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
+    );
+    // One named connection held for the demo's whole life: the next run sees the database in use
+    // and refuses to drop it (the pool's connections come and go with load).
+    const lease = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: `recon demo ${run.id}`,
+    });
+    lease.on('error', () => {});
+    closers.push(() => lease.end());
+    await lease.connect();
+
+    const sim: Simulator = await createSimulator({
+      seed,
+      startTime: started - SIM_DAYS * DAY_MS - SIM_TAIL_MS,
+      webhook: { concurrency: 8, retryBaseMs: 50 },
+    });
+    closers.push(() => sim.close());
+    // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
+    // recovers those from GET /v1/events).
+    sim.setChaos({ duplicateRate: 0.08, reorderWindow: 8, dropRate: 0.03 });
+    const secret = `whsec_demo_${randomBytes(12).toString('hex')}`;
+    const operatorToken = randomBytes(18).toString('base64url');
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      STRIPE_WEBHOOK_SECRET: secret,
+      STRIPE_API_KEY: sim.apiKey,
+      STRIPE_API_BASE: sim.url,
+      OPERATOR_TOKEN: operatorToken,
+      QUEUE_PREFIX: run.queuePrefix,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      RELAY_INTERVAL: '1s',
+      RECON_SWEEP_RATE_LIMIT: '500',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    });
+    const logPath = join(tmpdir(), `recon-demo-${process.pid}.log`);
+    const log = createLogger({ level: config.LOG_LEVEL }, createWriteStream(logPath));
+    // The simulated clock while the day is played; the wall clock once a kept demo is handed over
+    // (see SIM_DAYS), so that it and the recon commands pointed at it agree on the time.
+    let wallClock = false;
+    const rt = createRuntime(config, log, { clock: () => (wallClock ? Date.now() : sim.now()) });
+    closers.push(async () => {
+      await rt.close();
+      // Demo queues are throwaway: remove all their keys (every queue under the demo's prefix) so
+      // repeated runs leave Redis clean.
+      await removeQueueKeys(redisUrl, config.QUEUE_PREFIX).catch(() => {});
+    });
+    // A run killed before it could clean up left its keys under the prefix its database names;
+    // that database was idle and has been dropped, so nothing uses them any more.
+    if (previousPrefix && previousPrefix !== run.queuePrefix)
+      await removeQueueKeys(redisUrl, previousPrefix).catch(() => {});
+    const stoppables: Stoppable[] = [];
+    closers.push(async () => {
+      for (const s of [...stoppables].sort((a, b) =>
+        a.name === 'http' ? -1 : b.name === 'http' ? 1 : 0,
+      )) {
+        await s.stop().catch(() => {});
+      }
+    });
+    const server = await startServer(rt);
+    stoppables.push(...server.stoppables);
+    stoppables.push(...(await startWorkers(rt)));
+    startedUp();
+    const address = server.app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
+    sim.addWebhookEndpoint({ url: `${base}/webhooks/stripe`, secret });
+    step(`simulator on ${sim.url}, receiver on ${base} (logs: ${logPath})`);
+
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${operatorToken}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      if (!res.ok)
+        throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json).slice(0, 500)}`);
+      return json;
+    };
+
     const bar = opts.print ? null : createProgress('playing the day', process.stdout);
     const scenario = await playDay(sim, rng, {
       transfers: opts.transfers ?? 300,
@@ -523,6 +527,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     if (opts.keep) await new Promise<void>((resolve) => (stopKept = resolve));
     return { ok, planted: scenario.planted, found };
   } finally {
+    startedUp();
     await cleanup();
   }
 }

@@ -151,6 +151,41 @@ describe('recon demo on a shared server', () => {
     expect(second).toMatch(/^created by recon demo /);
   }, 180_000);
 
+  it('Ctrl-C in the middle of the run removes its Redis keys and exits 130', async () => {
+    const name = demoName();
+    const demo = startCli(
+      ['demo', '--transfers', '300'],
+      cliEnv({ RECON_DEMO_DATABASE_URL: dbUrl(name), REDIS_URL: redisUrl() }),
+    );
+    const redis = new Redis(redisUrl());
+    try {
+      const prefix = await waitFor(
+        async () => {
+          if (!demo.running) throw new Error(`demo exited\n${demo.transcript()}`);
+          const [row] = await admin((c) =>
+            c
+              .query<{ comment: string | null }>(
+                `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
+                [name],
+              )
+              .then((r) => r.rows),
+          );
+          const p = /queue prefix (\S+);/.exec(row?.comment ?? '')?.[1];
+          return p && (await redis.keys(`${p}:*`)).length > 0 ? p : null;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: 'the demo to have queue keys' },
+      );
+      expect(demo.stdout).not.toContain('planted disagreements found'); // still playing
+      demo.signal('SIGINT');
+      const exit = await demo.waitForExit(30_000);
+      expect(exit.code, demo.transcript()).toBe(130);
+      expect(demo.stdout).toContain('interrupted');
+      expect(await redis.keys(`${prefix}:*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('kept: recon reconcile against it keeps the planted mismatches open; its Redis keys go at exit', async () => {
     const name = demoName();
     const port = await freePort();

@@ -259,10 +259,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   });
 
   try {
-    const mig = await migrate(databaseUrl);
-    step(
-      `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
-    );
     // One named connection held for the demo's whole life: the next run sees the database in use
     // and refuses to drop it (the pool's connections come and go with load).
     const lease = new pg.Client({
@@ -272,6 +268,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     lease.on('error', () => {});
     closers.push(() => lease.end());
     await lease.connect();
+    const mig = await migrate(databaseUrl);
+    step(
+      `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
+    );
 
     const sim: Simulator = await createSimulator({
       seed,

@@ -274,6 +274,12 @@ describe('recon demo on a shared server', () => {
     expect(second.totals).toMatchObject({ open: planted - 1, new: 0, resolved: 1 });
     expect(second.resolved.map((m) => [m.id, m.kind])).toEqual([[wrong!.id, 'amount_mismatch']]);
 
+    // A second demo on the same database while this one is kept: refused, this one unharmed.
+    await expect(
+      runDemo({ databaseUrl: dbUrl(name), redisUrl: redisUrl(), print: () => {} }),
+    ).rejects.toThrow(/is in use \(.*recon demo [0-9a-f]{12}/);
+    expect(demo.running).toBe(true);
+
     demo.signal('SIGINT');
     expect((await demo.waitForExit(30_000)).code, demo.transcript()).toBe(0);
     const redis = new Redis(redisUrl());

@@ -185,10 +185,14 @@ export function registerOperatorCommands(program: Command): void {
       'after',
       `
 Database: RECON_DEMO_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/recon_demo).
-A database named recon_demo* is dropped and recreated on each run, but only if the demo created
-it (it marks the database with a comment); any other is refused, never dropped. A database of
-another name is used as it is. Redis: REDIS_URL (default redis://127.0.0.1:6379); the demo's
-keys (a prefix of its own) are removed when it exits.`,
+A database named recon_demo* is created and marked as the demo's (a database comment). On the
+next run it is dropped and recreated, but only if it carries that mark and nobody is connected
+to it (a kept demo still running keeps it); any other is refused with one line, never dropped.
+A database of another name is used as it is, never dropped.
+Redis: REDIS_URL (default redis://127.0.0.1:6379). The demo's keys (a prefix of its own,
+recon-demo-…) are removed when it exits, on Ctrl-C too.
+--keep: the demo keeps running on the wall clock and prints the export line that points
+recon reconcile, recon report and the other commands at it.`,
     )
     .option('--keep', 'leave the receiver, workers and simulator running afterwards')
     .option('--port <port>', 'receiver port (default: a free one, or 3000 with --keep)')

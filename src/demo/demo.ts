@@ -11,6 +11,7 @@ import { createProgress } from '../cli/progress.js';
 import { createLogger } from '../log/logger.js';
 import { startServer, startWorkers, type Stoppable } from '../main.js';
 import { renderReport } from '../reports/render.js';
+import { createRedis } from '../queue/queues.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createSimulator, type Simulator } from '../simulator/index.js';
 import { runSweep } from '../sweep/start.js';
@@ -46,62 +47,126 @@ const HOUR_MS = 3_600_000;
  * reconciler reads the simulator's clock instead of the wall clock, so grace periods and stuck
  * thresholds mean what they mean in production. The clock starts nine days and two hours before
  * the demo started and so ends at that moment — never ahead of the wall clock: every ledger entry
- * written during the run is past the 15-minute grace, and a `recon` command run afterwards on the
- * kept demo (which reads the wall clock) sees time move forward, never back. With --keep the
- * simulator's clock then follows the wall clock.
+ * written during the run is past the 15-minute grace, and time only moves forward afterwards.
+ * With --keep the demo then switches to the wall clock itself (and the simulator follows it), so
+ * the kept demo and every `recon` command pointed at its database run on one clock, with no
+ * offset to store or share.
  */
 const SIM_DAYS = 9;
 const SIM_TAIL_MS = 2 * HOUR_MS;
 
-/** Written as the comment of a database the demo created: the only kind it will ever drop. */
+/**
+ * Opens the comment of a database the demo created: the only kind it will ever drop. The rest of
+ * the comment names the run and its queue prefix, so the next run can remove the Redis keys of one
+ * that was killed before it could.
+ */
 const DEMO_MARK = 'created by recon demo';
+const DEMO_PREFIX = /^recon-demo-[0-9a-f]{8}$/;
 
-/** The demo refuses to touch a database it cannot prove it made. */
+/** The demo refuses to touch a database it cannot prove it made, or one that is in use. */
 export class DemoDatabaseError extends ReconError {}
 
-async function resetDemoDatabase(url: string): Promise<void> {
+interface DemoRun {
+  id: string;
+  queuePrefix: string;
+}
+
+const markOf = (run: DemoRun) =>
+  `${DEMO_MARK} ${run.id} on ${new Date().toISOString()}; queue prefix ${run.queuePrefix}; ` +
+  'dropped and recreated by the next demo run';
+
+/** The queue prefix a demo database's comment names (null for marks that predate it). */
+function markedQueuePrefix(comment: string): string | null {
+  const prefix = /; queue prefix (\S+);/.exec(comment)?.[1];
+  return prefix && DEMO_PREFIX.test(prefix) ? prefix : null;
+}
+
+const OVERRIDE = 'point RECON_DEMO_DATABASE_URL at another database';
+
+/**
+ * Makes the demo's database: a `recon_demo…` database is created and marked, or dropped and
+ * recreated if (and only if) an earlier demo run marked it and nothing is connected to it. Without
+ * FORCE, so a session that connects meanwhile makes the drop fail rather than lose its connection.
+ * Returns the queue prefix of the previous run, whose Redis keys may be left over.
+ */
+async function resetDemoDatabase(
+  url: string,
+  run: DemoRun,
+): Promise<{ previousPrefix: string | null }> {
   const u = new URL(url);
   const name = decodeURIComponent(u.pathname.slice(1));
   if (!name.startsWith('recon_demo')) {
     await ensureDatabase(url); // a database the user chose: never dropped
-    return;
+    return { previousPrefix: null };
   }
   u.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: u.toString() });
   await admin.connect().catch((err: unknown) => {
     throw postgresUnavailable(u.toString(), err);
   });
+  const inUse = (who: string) =>
+    new DemoDatabaseError(
+      `database "${name}" is in use (${who}: a kept demo still running?), so it is not dropped; ` +
+        `stop that, or ${OVERRIDE}`,
+    );
   try {
     const { rows } = await admin.query<{ comment: string | null }>(
       `SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1`,
       [name],
     );
+    let previousPrefix: string | null = null;
     if (rows.length > 0) {
+      const comment = rows[0]!.comment;
       // Someone else's recon_demo (or one from before the mark existed) is left alone: dropping a
-      // database with FORCE on a shared server is not a demo's call.
-      if (!rows[0]!.comment?.startsWith(DEMO_MARK))
+      // database on a shared server is not a demo's call.
+      if (!comment?.startsWith(DEMO_MARK))
         throw new DemoDatabaseError(
           `database "${name}" exists but was not created by recon demo, so it is not dropped; ` +
-            `drop it yourself or point RECON_DEMO_DATABASE_URL at another database`,
+            `drop it yourself or ${OVERRIDE}`,
         );
-      await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+      const sessions = await admin.query<{ who: string; n: number }>(
+        `SELECT COALESCE(NULLIF(application_name, ''), 'a client') AS who, count(*)::int AS n
+           FROM pg_stat_activity
+          WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+          GROUP BY 1 ORDER BY 1`,
+        [name],
+      );
+      if (sessions.rows.length > 0)
+        throw inUse(sessions.rows.map((r) => `${r.n} × ${r.who}`).join(', '));
+      try {
+        await admin.query(`DROP DATABASE "${name}"`);
+      } catch (err) {
+        // 55006 object_in_use: someone connected between the check and the drop.
+        if ((err as { code?: string }).code === '55006')
+          throw inUse('a session connected just now');
+        throw err;
+      }
+      previousPrefix = markedQueuePrefix(comment);
     }
     await admin.query(`CREATE DATABASE "${name}"`);
-    const mark = `${DEMO_MARK} on ${new Date().toISOString()}; dropped and recreated by each demo run`;
-    await admin.query(`COMMENT ON DATABASE "${name}" IS ${admin.escapeLiteral(mark)}`);
+    await admin.query(`COMMENT ON DATABASE "${name}" IS ${admin.escapeLiteral(markOf(run))}`);
+    return { previousPrefix };
   } finally {
     await admin.end();
   }
 }
 
-/** Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked). */
-async function removeQueueKeys(redis: Runtime['redis'], prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+/**
+ * Deletes every key under a BullMQ prefix (SCAN, so a large Redis is not blocked), on a connection
+ * of its own: it runs after the demo's runtime has closed, so nothing writes behind it.
+ */
+async function removeQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = createRedis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function waitUntil(
@@ -162,64 +227,127 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const port = opts.port ?? (opts.keep ? 3000 : 0);
 
   print('recon demo — a platform day, played through the Stripe simulator');
-  await resetDemoDatabase(databaseUrl);
-  const mig = await migrate(databaseUrl);
-  step(
-    `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
-  );
-
-  const sim: Simulator = await createSimulator({
-    seed,
-    startTime: started - SIM_DAYS * DAY_MS - SIM_TAIL_MS,
-    webhook: { concurrency: 8, retryBaseMs: 50 },
-  });
-  // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
-  // recovers those from GET /v1/events).
-  sim.setChaos({ duplicateRate: 0.08, reorderWindow: 8, dropRate: 0.03 });
-  const secret = `whsec_demo_${randomBytes(12).toString('hex')}`;
-  const operatorToken = randomBytes(18).toString('base64url');
-  const config = loadConfig({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    STRIPE_WEBHOOK_SECRET: secret,
-    STRIPE_API_KEY: sim.apiKey,
-    STRIPE_API_BASE: sim.url,
-    OPERATOR_TOKEN: operatorToken,
-    QUEUE_PREFIX: `recon-demo-${randomBytes(4).toString('hex')}`,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    RELAY_INTERVAL: '1s',
-    RECON_SWEEP_RATE_LIMIT: '500',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  });
-  const logPath = join(tmpdir(), `recon-demo-${process.pid}.log`);
-  const log = createLogger({ level: config.LOG_LEVEL }, createWriteStream(logPath));
-  const rt = createRuntime(config, log, { clock: () => sim.now() });
-  const stoppables: Stoppable[] = [];
-  const server = await startServer(rt);
-  stoppables.push(...server.stoppables);
-  stoppables.push(...(await startWorkers(rt)));
-  const address = server.app.server.address();
-  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
-  sim.addWebhookEndpoint({ url: `${base}/webhooks/stripe`, secret });
-  step(`simulator on ${sim.url}, receiver on ${base} (logs: ${logPath})`);
-
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${operatorToken}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok)
-      throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json).slice(0, 500)}`);
-    return json;
+  const run: DemoRun = {
+    id: randomBytes(6).toString('hex'),
+    queuePrefix: `recon-demo-${randomBytes(4).toString('hex')}`,
   };
+  const { previousPrefix } = await resetDemoDatabase(databaseUrl, run);
+
+  // Everything opened from here is closed by `cleanup`, in reverse order, exactly once: when the
+  // demo returns or throws, or on Ctrl-C / SIGTERM in the middle of the run (a second signal
+  // exits at once).
+  const closers: Array<() => Promise<unknown>> = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const close of closers.reverse()) await close().catch(() => {});
+    })());
+  let stopKept: (() => void) | null = null;
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) process.exit(130);
+    if (stopKept) return stopKept();
+    print('interrupted: stopping the demo and removing its Redis keys');
+    // After start-up is through, so that no worker still starting writes keys after the cleanup.
+    void startup.then(cleanup).finally(() => process.exit(130));
+  };
+  let startedUp!: () => void;
+  const startup = new Promise<void>((resolve) => (startedUp = resolve));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  closers.push(async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
 
   try {
+    // One named connection held for the demo's whole life: the next run sees the database in use
+    // and refuses to drop it (the pool's connections come and go with load).
+    const lease = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: `recon demo ${run.id}`,
+    });
+    lease.on('error', () => {});
+    closers.push(() => lease.end());
+    await lease.connect();
+    const mig = await migrate(databaseUrl);
+    step(
+      `database ${new URL(databaseUrl).pathname.slice(1)} ready (${mig.applied.length} migrations applied)`,
+    );
+
+    const sim: Simulator = await createSimulator({
+      seed,
+      startTime: started - SIM_DAYS * DAY_MS - SIM_TAIL_MS,
+      webhook: { concurrency: 8, retryBaseMs: 50 },
+    });
+    closers.push(() => sim.close());
+    // Webhook chaos: some deliveries duplicated, some reordered, a few never arrive (the sweep
+    // recovers those from GET /v1/events).
+    sim.setChaos({ duplicateRate: 0.08, reorderWindow: 8, dropRate: 0.03 });
+    const secret = `whsec_demo_${randomBytes(12).toString('hex')}`;
+    const operatorToken = randomBytes(18).toString('base64url');
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      STRIPE_WEBHOOK_SECRET: secret,
+      STRIPE_API_KEY: sim.apiKey,
+      STRIPE_API_BASE: sim.url,
+      OPERATOR_TOKEN: operatorToken,
+      QUEUE_PREFIX: run.queuePrefix,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      RELAY_INTERVAL: '1s',
+      RECON_SWEEP_RATE_LIMIT: '500',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    });
+    const logPath = join(tmpdir(), `recon-demo-${process.pid}.log`);
+    const log = createLogger({ level: config.LOG_LEVEL }, createWriteStream(logPath));
+    // The simulated clock while the day is played; the wall clock once a kept demo is handed over
+    // (see SIM_DAYS), so that it and the recon commands pointed at it agree on the time.
+    let wallClock = false;
+    const rt = createRuntime(config, log, { clock: () => (wallClock ? Date.now() : sim.now()) });
+    closers.push(async () => {
+      await rt.close();
+      // Demo queues are throwaway: remove all their keys (every queue under the demo's prefix) so
+      // repeated runs leave Redis clean.
+      await removeQueueKeys(redisUrl, config.QUEUE_PREFIX).catch(() => {});
+    });
+    // A run killed before it could clean up left its keys under the prefix its database names;
+    // that database was idle and has been dropped, so nothing uses them any more.
+    if (previousPrefix && previousPrefix !== run.queuePrefix)
+      await removeQueueKeys(redisUrl, previousPrefix).catch(() => {});
+    const stoppables: Stoppable[] = [];
+    closers.push(async () => {
+      for (const s of [...stoppables].sort((a, b) =>
+        a.name === 'http' ? -1 : b.name === 'http' ? 1 : 0,
+      )) {
+        await s.stop().catch(() => {});
+      }
+    });
+    const server = await startServer(rt);
+    stoppables.push(...server.stoppables);
+    stoppables.push(...(await startWorkers(rt)));
+    startedUp();
+    const address = server.app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`;
+    sim.addWebhookEndpoint({ url: `${base}/webhooks/stripe`, secret });
+    step(`simulator on ${sim.url}, receiver on ${base} (logs: ${logPath})`);
+
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${operatorToken}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      if (!res.ok)
+        throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json).slice(0, 500)}`);
+      return json;
+    };
+
     const bar = opts.print ? null : createProgress('playing the day', process.stdout);
     const scenario = await playDay(sim, rng, {
       transfers: opts.transfers ?? 300,
@@ -361,6 +489,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     }
     print('');
     if (opts.keep) {
+      // Hand over to the wall clock: the simulator catches up (it ended at the moment the demo
+      // started, never ahead), the demo's own reconciliation switches to Date.now() like every
+      // recon command, and from then on the simulator follows, so Treasury objects keep moving.
+      await sim.advance(Math.max(0, Date.now() - sim.now()));
+      wallClock = true;
+      const follow = setInterval(() => {
+        const behind = Date.now() - sim.now();
+        if (behind > 0) void sim.advance(behind).catch(() => {});
+      }, 1_000);
+      closers.push(async () => clearInterval(follow));
+      await sim.idle();
+      await waitUntil('the queues to drain', () => drained(rt));
       print('Look further (Authorization: Bearer <token>):');
       print(
         `  curl -H 'Authorization: Bearer ${operatorToken}' '${base}/api/mismatches?status=open'`,
@@ -386,30 +526,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     }
     step(opts.keep ? 'done — still running (--keep); Ctrl-C to stop' : 'done');
 
-    if (opts.keep) {
-      // From here the simulated clock follows the wall clock, so the kept demo and any recon
-      // command pointed at it agree on what time it is.
-      const follow = setInterval(() => {
-        const behind = Date.now() - sim.now();
-        if (behind > 0) void sim.advance(behind).catch(() => {});
-      }, 1_000);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      clearInterval(follow);
-    }
+    if (opts.keep) await new Promise<void>((resolve) => (stopKept = resolve));
     return { ok, planted: scenario.planted, found };
   } finally {
-    for (const s of [...stoppables].sort((a, b) =>
-      a.name === 'http' ? -1 : b.name === 'http' ? 1 : 0,
-    )) {
-      await s.stop().catch(() => {});
-    }
-    // Demo queues are throwaway: remove all their keys (every queue under the demo's prefix) so
-    // repeated runs leave Redis clean.
-    await removeQueueKeys(rt.redis, config.QUEUE_PREFIX).catch(() => {});
-    await rt.close();
-    await sim.close();
+    startedUp();
+    await cleanup();
   }
 }

@@ -150,6 +150,8 @@ describe('operator auth is decided by the matched route', () => {
       'GET /console/ public',
       'GET /console/console.css public',
       'GET /console/console.js public',
+      // The shared money formatter (code, no data): the console formats amounts as reports do.
+      'GET /console/money.js public',
       'GET /healthz public',
       'GET /metrics metrics',
       'GET /readyz public',

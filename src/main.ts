@@ -155,6 +155,18 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
   }
   const rt = createRuntime(config, log);
   const stoppables: Stoppable[] = [];
+  // Signals are caught from the first moment: a SIGTERM while the role is still starting (a
+  // rollout that changes its mind) is held and honoured as soon as it has started, instead of
+  // killing the process mid-start by the default action.
+  let early: NodeJS.Signals | null = null;
+  let handle = (signal: NodeJS.Signals) => {
+    if (early) process.exit(1); // a second signal while starting: exit at once
+    early = signal;
+  };
+  const listener = (signal: NodeJS.Signals) => handle(signal);
+  // `on`, not `once`: the second signal must reach the handler to exit at once.
+  process.on('SIGTERM', listener);
+  process.on('SIGINT', listener);
   try {
     await startupChecks(rt);
     if (role === 'serve' || role === 'start')
@@ -164,6 +176,8 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
     if (probe) stoppables.push(probe);
   } catch (err) {
     // A failed start must still exit: the open pool and Redis connections would keep it alive.
+    process.off('SIGTERM', listener);
+    process.off('SIGINT', listener);
     for (const s of [...stoppables].reverse()) await s.stop().catch(() => {});
     await rt.close().catch(() => {});
     throw err;
@@ -206,9 +220,8 @@ export async function run(role: Role, config: Config, log?: Logger): Promise<voi
         resolve();
       })();
     };
-    // `on`, not `once`: the second signal must reach the handler to exit at once.
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    handle = onSignal;
+    if (early) onSignal(early);
   });
 }
 

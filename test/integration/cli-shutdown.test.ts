@@ -5,6 +5,7 @@ import {
   freePort,
   http,
   killAllChildren,
+  runCli,
   startCli,
   type CliProcess,
 } from '../support/cli.js';
@@ -92,5 +93,36 @@ describe('shutdown with Redis down', () => {
     const exit = await proc.waitForExit(10_000);
     expect(Date.now() - t0, proc.transcript()).toBeLessThan(1_500);
     expect([0, 1]).toContain(exit.code);
+  });
+});
+
+describe('shutdown while starting', () => {
+  it('a SIGTERM the moment the workers are up (before the role finished starting) still drains and exits 0', async () => {
+    expect((await runCli(['migrate'], cliEnv({ DATABASE_URL: dbUrl }))).code).toBe(0);
+    redis.start();
+    const proc = startCli(
+      ['worker'],
+      cliEnv({
+        DATABASE_URL: dbUrl,
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: randomQueuePrefix(),
+        STRIPE_API_KEY: 'sk_test_shutdown_0123456789',
+        STRIPE_API_BASE: 'http://127.0.0.1:1',
+        LOG_LEVEL: 'info',
+        SHUTDOWN_TIMEOUT: '10s',
+      }),
+    );
+    // The first log line of the start: from here on a signal must be handled, not kill the process.
+    await waitFor(
+      async () => {
+        if (!proc.running) throw new Error(`recon worker exited early\n${proc.transcript()}`);
+        return proc.stdout.includes('"msg":"workers started"');
+      },
+      { timeoutMs: 40_000, intervalMs: 5, what: 'workers started' },
+    );
+    proc.signal('SIGTERM');
+    const exit = await proc.waitForExit(20_000);
+    expect(exit.signal, proc.transcript()).toBeNull();
+    expect(exit.code, proc.transcript()).toBe(0);
   });
 });

@@ -35,6 +35,45 @@ export interface TransactionOptions {
    * transaction, after a short random pause). @defaultValue 0
    */
   retries?: number;
+  /**
+   * Session settings for this transaction only (`SET LOCAL`), sent in the same round trip as
+   * BEGIN. See `DERIVED_WRITES`.
+   */
+  settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Settings for the worker's transactions, whose every write is derived from the durable inbox
+ * (projections, the outbox, verdicts) and can be recomputed from it:
+ *
+ * - `synchronous_commit = off`: the commit returns before its WAL reaches disk. A Postgres crash
+ *   can lose the last few hundred milliseconds of these transactions, never a part of one, and
+ *   what it loses is redone: the inbox rows fall back to `pending` and the relay enqueues them
+ *   again, the outbox rows come back and are reconciled again. Nothing the receiver acknowledged
+ *   is lost, since the receiver's inbox insert keeps the default (synchronous) commit.
+ * - index lookups only, no parallel workers, no JIT: every statement here reads or writes rows
+ *   by key, through an index. On a table whose statistics lag its growth (young, or just
+ *   bulk-loaded) the planner guessed `parent = ANY(200 keys)` matched the whole table and scanned
+ *   it, in parallel, for every batch: at 100 k events the reconcile's three lookups took 23, 12
+ *   and 9 ms per batch instead of 2–5 ms (`enable_seqscan = off` only prices a scan out; a table
+ *   with no usable index is still scanned).
+ */
+export const DERIVED_WRITES: Readonly<Record<string, string>> = {
+  synchronous_commit: 'off',
+  max_parallel_workers_per_gather: '0',
+  jit: 'off',
+  enable_seqscan: 'off',
+};
+
+function beginStatement(opts: TransactionOptions): string {
+  const begin = opts.mode ? `BEGIN ${opts.mode}` : 'BEGIN';
+  const sets = Object.entries(opts.settings ?? {}).map(([k, v]) => {
+    // Names and values are our own constants, never input: checked anyway, since they are
+    // spliced into the statement (SET takes no parameters).
+    if (!/^[a-z_]+$/.test(k) || !/^[a-z0-9_]+$/.test(v)) throw new Error(`bad setting ${k}=${v}`);
+    return `SET LOCAL ${k} = ${v}`;
+  });
+  return [begin, ...sets].join('; ');
 }
 
 /** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
@@ -49,7 +88,7 @@ export async function inTransaction<T>(
   fn: (c: pg.PoolClient) => Promise<T>,
   opts: TransactionOptions = {},
 ): Promise<T> {
-  const begin = opts.mode ? `BEGIN ${opts.mode}` : 'BEGIN';
+  const begin = beginStatement(opts);
   for (let attempt = 0; ; attempt++) {
     const client = await pool.connect();
     try {

@@ -1,6 +1,6 @@
 import { INBOX } from '../inbox/statements.js';
 import type Stripe from 'stripe';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { DERIVED_WRITES, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { ReconError } from '../errors.js';
 import type { ReversalKind } from '../domain/types.js';
 import {
@@ -330,7 +330,7 @@ export async function applyEvents(
       if (ids.length > 0) await c.query(INBOX.markApplied, [ids, ignoredIds]);
       return changed;
     },
-    { retries: opts.maxTxRetries ?? 5 },
+    { retries: opts.maxTxRetries ?? 5, settings: DERIVED_WRITES },
   );
   return {
     touchedUnits: units(rows),
@@ -395,6 +395,7 @@ export async function applySnapshots(
   const listed = await listTruncated(opts.stripe ?? null, rows, now);
   const changed = await inTransaction(pool, (c) => rows.write(c, opts.reconcileDebounceMs), {
     retries: opts.maxTxRetries ?? 5,
+    settings: DERIVED_WRITES,
   });
   return {
     touchedUnits: units(rows),

@@ -247,7 +247,10 @@ FROM (
   SELECT "id", lag("to_status") OVER (
     PARTITION BY "object_id" ORDER BY ${RANK_CASE}, "event_created", "event_id" COLLATE "C"
   ) AS prev
-  FROM "status_history" WHERE "object_id" = ANY($1::text[])
+  FROM unnest($1::text[]) AS o("oid") CROSS JOIN LATERAL (
+    -- one index probe per object, even on a table whose statistics lag its growth
+    SELECT "id", "object_type", "object_id", "to_status", "event_created", "event_id" FROM "status_history"
+     WHERE "object_id" = o."oid" OFFSET 0) AS s
 ) p
 WHERE h."id" = p."id" AND h."from_status" IS DISTINCT FROM p.prev`;
 

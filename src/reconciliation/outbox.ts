@@ -1,5 +1,5 @@
 import { errorText } from '../errors.js';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { DERIVED_WRITES, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 
 /**
  * The reconcile outbox (`reconcile_outbox`): which units must be reconciled, kept in Postgres.
@@ -69,18 +69,27 @@ UPDATE reconcile_outbox o
  WHERE o.unit_key = c.unit_key
 RETURNING o.unit_key AS key, o.version::text AS version`;
 
-/** Leases up to `limit` due units (a short transaction of its own). */
+/**
+ * Leases up to `limit` due units (a short transaction of its own). A lease is not worth a WAL
+ * flush: one lost in a crash leaves the unit claimable, which is what a lease running out does.
+ */
 export async function claimDueUnits(
   pool: Pool,
   limit: number,
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<ClaimedUnit[]> {
-  const { rows } = await pool.query<ClaimedUnit>({
-    name: 'outbox_claim_v1',
-    text: CLAIM_SQL,
-    values: [limit, leaseMs],
-  });
-  return rows;
+  return inTransaction(
+    pool,
+    async (c) =>
+      (
+        await c.query<ClaimedUnit>({
+          name: 'outbox_claim_v1',
+          text: CLAIM_SQL,
+          values: [limit, leaseMs],
+        })
+      ).rows,
+    { settings: DERIVED_WRITES },
+  );
 }
 
 /**

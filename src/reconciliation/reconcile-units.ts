@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import { inTransaction } from '../db/pool.js';
+import { DERIVED_WRITES, inTransaction } from '../db/pool.js';
 import { pendingLookups } from '../domain/lookup.js';
 import { reconcile } from '../domain/reconcile.js';
 import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
@@ -71,49 +71,53 @@ export async function reconcileUnits(
       changes: { opened: [], escalated: [], resolved: [] },
       failed: [],
     };
-  return inTransaction(rt.pool, async (c) => {
-    await c.query(
-      `SELECT pg_advisory_xact_lock(h) FROM (
+  return inTransaction(
+    rt.pool,
+    async (c) => {
+      await c.query(
+        `SELECT pg_advisory_xact_lock(h) FROM (
          SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1 OFFSET 0
        ) AS locks`,
-      [unique],
-    );
-    // `now` is read after the locks: a run that waited must not judge with an older clock.
-    const now = opts.now ?? (rt.clock ?? Date.now)();
-    const units = await loadUnitsWith(c, source, unique);
-    const all: UnitMismatch[] = [];
-    const done: string[] = [];
-    const failed: ReconcileUnitsResult['failed'] = [];
-    for (const unit of units) {
-      try {
-        for (const m of reconcile(unit, rules, now)) all.push({ ...m, unitKey: unit.key });
-        done.push(unit.key);
-        // A reversal id used as a unit key before the reversal was projected (ledger first) is a
-        // stale unit now: its leftovers are swept with this unit's.
-        for (const r of unit.reversals) done.push(r.id);
-      } catch (error) {
-        failed.push({ key: unit.key, error });
+        [unique],
+      );
+      // `now` is read after the locks: a run that waited must not judge with an older clock.
+      const now = opts.now ?? (rt.clock ?? Date.now)();
+      const units = await loadUnitsWith(c, source, unique);
+      const all: UnitMismatch[] = [];
+      const done: string[] = [];
+      const failed: ReconcileUnitsResult['failed'] = [];
+      for (const unit of units) {
+        try {
+          for (const m of reconcile(unit, rules, now)) all.push({ ...m, unitKey: unit.key });
+          done.push(unit.key);
+          // A reversal id used as a unit key before the reversal was projected (ledger first) is a
+          // stale unit now: its leftovers are swept with this unit's.
+          for (const r of unit.reversals) done.push(r.id);
+        } catch (error) {
+          failed.push({ key: unit.key, error });
+        }
       }
-    }
-    const changes = await persistMismatchesWith(c, done, all, now);
-    // Confirm before raising: what the units could not settle without asking Stripe.
-    if (rules.confirmMissingInStripe)
-      await scheduleLookups(
-        c,
-        units.flatMap((u) => pendingLookups(u, rules)),
-      );
-    if (opts.claimed) {
-      // A unit whose reconcile threw keeps its row: the worker backs it off.
-      const bad = new Set(failed.map((f) => f.key));
-      await settleUnits(
-        c,
-        opts.claimed.filter((u) => !bad.has(u.key)),
-      );
-    }
-    const trigger = opts.trigger ?? 'worker';
-    if (done.length)
-      reconcileRunsTotal.inc({ trigger, result: 'ok' }, units.length - failed.length);
-    if (failed.length) reconcileRunsTotal.inc({ trigger, result: 'failed' }, failed.length);
-    return { units, mismatches: all, changes, failed };
-  });
+      const changes = await persistMismatchesWith(c, done, all, now);
+      // Confirm before raising: what the units could not settle without asking Stripe.
+      if (rules.confirmMissingInStripe)
+        await scheduleLookups(
+          c,
+          units.flatMap((u) => pendingLookups(u, rules)),
+        );
+      if (opts.claimed) {
+        // A unit whose reconcile threw keeps its row: the worker backs it off.
+        const bad = new Set(failed.map((f) => f.key));
+        await settleUnits(
+          c,
+          opts.claimed.filter((u) => !bad.has(u.key)),
+        );
+      }
+      const trigger = opts.trigger ?? 'worker';
+      if (done.length)
+        reconcileRunsTotal.inc({ trigger, result: 'ok' }, units.length - failed.length);
+      if (failed.length) reconcileRunsTotal.inc({ trigger, result: 'failed' }, failed.length);
+      return { units, mismatches: all, changes, failed };
+    },
+    { settings: DERIVED_WRITES },
+  );
 }

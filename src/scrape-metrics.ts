@@ -1,6 +1,6 @@
 import { QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Pool } from './db/pool.js';
+import { Prisma, rawRows, type Db } from './db/prisma.js';
 import {
   QUEUE_JOB_STATES,
   mismatchesOpen,
@@ -104,29 +104,29 @@ export interface DatabaseSnapshot {
   lastSweep: { finishedAt: Date; startedAt: Date | null } | null;
 }
 
-export async function readDatabaseSnapshot(pool: Pool): Promise<DatabaseSnapshot> {
-  const [open, atRisk, lastSweep] = await Promise.all([
-    pool.query<{ kind: string; severity: string; n: number }>(
-      `SELECT kind, severity, count(*)::int AS n FROM mismatches WHERE status = 'open' GROUP BY 1, 2`,
-    ),
+export async function readDatabaseSnapshot(db: Db): Promise<DatabaseSnapshot> {
+  const [open, atRisk, last] = await Promise.all([
+    db.mismatch.groupBy({ by: ['kind', 'severity'], where: { status: 'open' }, _count: true }),
     // Summed as numeric and read as text: bigint sums of minor units may pass 2^53 only in theory,
     // but a float never holds money here.
-    pool.query<{ currency: string; amount: string }>(
-      `SELECT lower(currency) AS currency, sum(amount_at_risk)::text AS amount FROM mismatches
+    rawRows<{ currency: string; amount: string }>(
+      db,
+      Prisma.sql`SELECT lower(currency) AS currency, sum(amount_at_risk)::text AS amount FROM mismatches
         WHERE status = 'open' AND currency IS NOT NULL AND amount_at_risk IS NOT NULL GROUP BY 1`,
     ),
     // Full sweeps only (all accounts): a sweep of one account says nothing about the others.
-    pool.query<{ finished_at: Date; started_at: Date | null }>(
-      `SELECT finished_at, started_at FROM sweep_runs
-        WHERE status = 'completed' AND account IS NULL AND finished_at IS NOT NULL
-        ORDER BY finished_at DESC LIMIT 1`,
-    ),
+    db.sweepRun.findFirst({
+      select: { finished_at: true, started_at: true },
+      where: { status: 'completed', account: null, finished_at: { not: null } },
+      orderBy: { finished_at: 'desc' },
+    }),
   ]);
-  const last = lastSweep.rows[0];
   return {
-    open: open.rows,
-    atRisk: atRisk.rows.map((r) => ({ currency: r.currency, amount: Number(r.amount) })),
-    lastSweep: last ? { finishedAt: last.finished_at, startedAt: last.started_at } : null,
+    open: open.map((g) => ({ kind: g.kind, severity: g.severity, n: g._count })),
+    atRisk: atRisk.map((r) => ({ currency: r.currency, amount: Number(r.amount) })),
+    lastSweep: last?.finished_at
+      ? { finishedAt: last.finished_at, startedAt: last.started_at }
+      : null,
   };
 }
 
@@ -194,7 +194,7 @@ export async function refreshScrapeMetrics(rt: Runtime, opts: ScrapeOptions = {}
           'queue metrics',
         );
       })(),
-      withTimeout(readDatabaseSnapshot(rt.pool), timeoutMs, 'database metrics'),
+      withTimeout(readDatabaseSnapshot(rt.prisma), timeoutMs, 'database metrics'),
     ]);
     if (queues.status === 'rejected')
       log.debug({ reason: (queues.reason as Error).message }, 'queue metrics unavailable');

@@ -1,4 +1,4 @@
-import type { PoolClient } from '../db/pool.js';
+import { Prisma, rawRows, type Db } from '../db/prisma.js';
 import { SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
 import type { MismatchRow } from './mismatch-json.js';
 
@@ -18,27 +18,31 @@ export interface ClaimedMismatch extends MismatchRow {
 }
 
 export async function claimOpenMismatches(
-  c: PoolClient,
+  tx: Db,
   opts: { kinds: readonly MismatchKind[]; minSeverity: Severity; limit: number },
 ): Promise<ClaimedMismatch[]> {
-  const { rows } = await c.query<ClaimedMismatch>(
-    `WITH c AS (
+  const kinds = [...opts.kinds];
+  const severities = [...SEVERITIES];
+  const rows = await rawRows<ClaimedMismatch>(
+    tx,
+    Prisma.sql`WITH c AS (
        SELECT id, notified_severity AS prev
          FROM mismatches
         WHERE status = 'open'
           AND acknowledged_at IS NULL
-          AND kind = ANY($1::text[])
-          AND array_position($2::text[], severity) >= array_position($2::text[], $3::text)
+          AND kind = ANY(${kinds}::text[])
+          AND array_position(${severities}::text[], severity)
+              >= array_position(${severities}::text[], ${opts.minSeverity}::text)
           AND (notified_severity IS NULL
-               OR array_position($2::text[], severity) > array_position($2::text[], notified_severity))
+               OR array_position(${severities}::text[], severity)
+                  > array_position(${severities}::text[], notified_severity))
         ORDER BY first_seen_at, id
-        LIMIT $4
+        LIMIT ${opts.limit}
         FOR UPDATE SKIP LOCKED)
      UPDATE mismatches m SET notified_severity = m.severity
        FROM c
       WHERE m.id = c.id
      RETURNING m.*, c.prev AS prev_notified`,
-    [opts.kinds, SEVERITIES, opts.minSeverity, opts.limit],
   );
   return rows.sort(byFirstSeen);
 }
@@ -48,21 +52,21 @@ export async function claimOpenMismatches(
  * resolution notice went out, and lets a later reopening be announced afresh.
  */
 export async function claimResolvedMismatches(
-  c: PoolClient,
+  tx: Db,
   opts: { limit: number },
 ): Promise<MismatchRow[]> {
-  const { rows } = await c.query<MismatchRow>(
-    `WITH c AS (
+  const rows = await rawRows<MismatchRow>(
+    tx,
+    Prisma.sql`WITH c AS (
        SELECT id FROM mismatches
         WHERE status = 'resolved' AND notified_severity IS NOT NULL
         ORDER BY resolved_at, id
-        LIMIT $1
+        LIMIT ${opts.limit}
         FOR UPDATE SKIP LOCKED)
      UPDATE mismatches m SET notified_severity = NULL
        FROM c
       WHERE m.id = c.id
      RETURNING m.*`,
-    [opts.limit],
   );
   return rows.sort(byFirstSeen);
 }

@@ -1,5 +1,5 @@
 import { Worker, type Job } from 'bullmq';
-import { inTransaction } from '../db/pool.js';
+import { Prisma, rawRows, transaction } from '../db/prisma.js';
 import { alertDeliveriesTotal } from '../metrics.js';
 import { QUEUE_NAMES, createRedis } from '../queue/queues.js';
 import { loadReport } from '../reports/store.js';
@@ -48,13 +48,13 @@ export async function runAlertCheck(
   const built: Notification[] = [];
   if (settings.sinks.length === 0) return built;
   for (;;) {
-    const batch = await inTransaction(rt.pool, async (c) => {
-      const claimed = await claimOpenMismatches(c, {
+    const batch = await transaction(rt.prisma, async (tx) => {
+      const claimed = await claimOpenMismatches(tx, {
         kinds: settings.kinds,
         minSeverity: settings.minSeverity,
         limit: maxPerMessage,
       });
-      const resolved = await claimResolvedMismatches(c, { limit: maxPerMessage });
+      const resolved = await claimResolvedMismatches(tx, { limit: maxPerMessage });
       const opened = claimed.filter((m) => m.prev_notified === null);
       const escalated = claimed.filter((m) => m.prev_notified !== null);
       const notes: Notification[] = [];
@@ -121,10 +121,10 @@ async function enqueueDeliveries(
 
 /** The most severe open mismatches (a summary lists these; its totals count them all). */
 async function topOpenMismatches(rt: Runtime, limit: number): Promise<MismatchJson[]> {
-  const { rows } = await rt.pool.query<MismatchRow>(
-    `SELECT * FROM mismatches WHERE status = 'open'
-      ORDER BY array_position($1::text[], severity) DESC, first_seen_at, id LIMIT $2`,
-    [SEVERITIES, limit],
+  const rows = await rawRows<MismatchRow>(
+    rt.prisma,
+    Prisma.sql`SELECT * FROM mismatches WHERE status = 'open'
+      ORDER BY array_position(${[...SEVERITIES]}::text[], severity) DESC, first_seen_at, id LIMIT ${limit}`,
   );
   return rows.map(mismatchJson);
 }
@@ -135,7 +135,7 @@ export async function runSweepSummary(
   reportId: string,
   settings: AlertSettings = alertSettings(rt.config),
 ): Promise<Notification | null> {
-  const report = await loadReport(rt.pool, reportId);
+  const report = await loadReport(rt.prisma, reportId);
   if (!report) return null;
   const summary = reportSummary(report.body);
   if (summary.open === 0 || settings.sinks.length === 0) return null;

@@ -80,7 +80,7 @@ export async function registerHealthRoutes(
       });
     }
     const [postgres, redis] = await Promise.all([
-      probe('postgres', () => rt.pool.query('SELECT 1')),
+      probe('postgres', () => rt.prisma.$queryRaw`SELECT 1`),
       // The producer connection does not queue commands while disconnected: PING fails at once.
       // A reachable Redis that may evict BullMQ's keys is not ready either.
       probe('redis', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { Prisma, rawRows } from '../db/prisma.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 
@@ -69,44 +70,37 @@ function parse<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
 }
 
 /**
- * Runs `SELECT * FROM (<source>) s` with the filters and keyset paging over (`sort`, `id`).
- * `source` must expose `id` and `sort`.
+ * Runs `SELECT * FROM (<source>) s` with the filters (null: not given) and keyset paging over
+ * (`sort`, `id`). `source` must expose `id` and `sort`.
  */
 async function page<R extends { id: string }>(
-  rt: Runtime,
-  source: string,
-  filters: Array<[string, unknown]>,
+  rt: Pick<Runtime, 'prisma'>,
+  source: Prisma.Sql,
+  filters: Array<Prisma.Sql | null>,
   q: { limit: number; starting_after?: string; ending_before?: string },
 ): Promise<{ data: R[]; has_more: boolean }> {
-  const args: unknown[] = [];
-  const where: string[] = [];
-  for (const [sql, v] of filters) {
-    if (v === undefined) continue;
-    args.push(v);
-    where.push(sql.replace('?', `$${args.length}`));
-  }
+  const where = filters.filter((f): f is Prisma.Sql => f !== null);
   const cursor = q.starting_after ?? q.ending_before;
   if (cursor) {
-    args.push(cursor);
-    const c = `$${args.length}`;
-    const found = await rt.pool.query(`SELECT 1 FROM (${source}) s WHERE id = ${c}`, args);
-    if (!found.rows[0]) {
+    const found = await rt.prisma.$queryRaw<unknown[]>`
+      SELECT 1 FROM (${source}) s WHERE id = ${cursor}`;
+    if (!found[0]) {
       const param = q.starting_after ? 'starting_after' : 'ending_before';
       throw new ValidationError(`invalid ${param}: no such object '${cursor}'`, [
         { param, message: 'no such object' },
       ]);
     }
-    const op = q.starting_after ? '<' : '>';
+    const op = Prisma.raw(q.starting_after ? '<' : '>');
     where.push(
-      `(s.sort, s.id COLLATE "C") ${op} (SELECT sort, id COLLATE "C" FROM (${source}) x WHERE id = ${c})`,
+      Prisma.sql`(s.sort, s.id COLLATE "C") ${op} (SELECT sort, id COLLATE "C" FROM (${source}) x WHERE id = ${cursor})`,
     );
   }
-  args.push(q.limit + 1);
-  const dir = q.ending_before ? 'ASC' : 'DESC';
-  const { rows } = await rt.pool.query<R>(
-    `SELECT * FROM (${source}) s ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY s.sort ${dir}, s.id COLLATE "C" ${dir} LIMIT $${args.length}`,
-    args,
+  const dir = Prisma.raw(q.ending_before ? 'ASC' : 'DESC');
+  const rows = await rawRows<R>(
+    rt.prisma,
+    Prisma.sql`SELECT * FROM (${source}) s
+      ${where.length ? Prisma.sql`WHERE ${Prisma.join(where, ' AND ')}` : Prisma.empty}
+      ORDER BY s.sort ${dir}, s.id COLLATE "C" ${dir} LIMIT ${q.limit + 1}`,
   );
   const has_more = rows.length > q.limit;
   const data = rows.slice(0, q.limit);
@@ -114,22 +108,29 @@ async function page<R extends { id: string }>(
   return { data, has_more };
 }
 
-const REVERSALS = `
+const REVERSALS = Prisma.sql`
   SELECT id, 'transfer_reversal' AS kind, account, status, created AS sort, raw FROM transfer_reversals
   UNION ALL
   SELECT id, 'credit_reversal', account, status, created, raw FROM credit_reversals
   UNION ALL
   SELECT id, 'debit_reversal', account, status, created, raw FROM debit_reversals`;
 
-const LEDGER = `SELECT *, created_at AS sort FROM ledger_entries`;
-const REPORTS = `SELECT id, sweep_run_id, created_at, body->'totals' AS totals, created_at AS sort FROM reports`;
+const LEDGER = Prisma.sql`SELECT *, created_at AS sort FROM ledger_entries`;
+const REPORTS = Prisma.sql`SELECT id, sweep_run_id, created_at, body->'totals' AS totals, created_at AS sort FROM reports`;
+
+/** `column = value` when the value was given. */
+const eq = (column: string, v: string | undefined) =>
+  v === undefined ? null : Prisma.sql`${Prisma.raw(column)} = ${v}`;
+/** The platform's own objects have no account; "platform" names them, as elsewhere. */
+const accountIs = (v: string | undefined) =>
+  v === undefined ? null : v === 'platform' ? Prisma.sql`account IS NULL` : eq('account', v);
 
 interface LedgerRow {
   id: string;
   kind: string;
   stripe_id: string | null;
   parent_id: string | null;
-  amount: string | number;
+  amount: string | number | bigint;
   currency: string;
   expected_status: string | null;
   expected_status_raw: string | null;
@@ -174,15 +175,11 @@ export async function registerListRoutes(app: FastifyInstance, rt: Runtime): Pro
       rt,
       REVERSALS,
       [
-        ['kind = ?', q.kind],
-        ['status = ?', q.status],
-        // The platform's own objects have no account; "platform" names them, as elsewhere.
-        [
-          q.account === 'platform' ? 'account IS NULL AND ?::text IS NOT NULL' : 'account = ?',
-          q.account,
-        ],
-        ['sort >= ?', q['created[gte]']],
-        ['sort < ?', q['created[lt]']],
+        eq('kind', q.kind),
+        eq('status', q.status),
+        accountIs(q.account),
+        q['created[gte]'] === undefined ? null : Prisma.sql`sort >= ${q['created[gte]']}`,
+        q['created[lt]'] === undefined ? null : Prisma.sql`sort < ${q['created[lt]']}`,
       ],
       q,
     );
@@ -205,14 +202,7 @@ export async function registerListRoutes(app: FastifyInstance, rt: Runtime): Pro
     const { data, has_more } = await page<LedgerRow>(
       rt,
       LEDGER,
-      [
-        ['kind = ?', q.kind],
-        ['stripe_id = ?', q.stripe_id],
-        [
-          q.account === 'platform' ? 'account IS NULL AND ?::text IS NOT NULL' : 'account = ?',
-          q.account,
-        ],
-      ],
+      [eq('kind', q.kind), eq('stripe_id', q.stripe_id), accountIs(q.account)],
       q,
     );
     return {
@@ -224,11 +214,9 @@ export async function registerListRoutes(app: FastifyInstance, rt: Runtime): Pro
   });
 
   app.get<{ Params: { id: string } }>('/api/ledger/entries/:id', async (req) => {
-    const { rows } = await rt.pool.query<LedgerRow>('SELECT * FROM ledger_entries WHERE id = $1', [
-      req.params.id,
-    ]);
-    if (!rows[0]) throw new NotFoundError(`No such ledger entry: '${req.params.id.slice(0, 255)}'`);
-    return toApiLedgerEntry(rows[0]);
+    const row = await rt.prisma.ledgerEntry.findUnique({ where: { id: req.params.id } });
+    if (!row) throw new NotFoundError(`No such ledger entry: '${req.params.id.slice(0, 255)}'`);
+    return toApiLedgerEntry(row as LedgerRow);
   });
 
   app.get('/api/reports', async (req) => {

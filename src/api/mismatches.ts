@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { Prisma, rawRows } from '../db/prisma.js';
 import { MISMATCH_KINDS, SEVERITIES } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
@@ -105,37 +106,40 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     const parsed = ListQuery.safeParse(req.query ?? {});
     if (!parsed.success) throw invalid(parsed.error, 'query');
     const q = parsed.data;
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
-      args.push(v);
-      where.push(sql.replace('?', `$${args.length}`));
+    const where: Prisma.Sql[] = [];
+    const add = (column: string, v: string | undefined) => {
+      if (v !== undefined) where.push(Prisma.sql`${Prisma.raw(column)} = ${v}`);
     };
-    if (q.status) add('m.status = ?', q.status);
-    if (q.kind) add('m.kind = ?', q.kind);
-    if (q.severity) add('m.severity = ?', q.severity);
-    if (q.object_id) add('m.object_id = ?', q.object_id);
-    if (q.account) add('m.account = ?', q.account);
-    if (q.currency) add('m.currency = ?', q.currency);
+    add('m.status', q.status);
+    add('m.kind', q.kind);
+    add('m.severity', q.severity);
+    add('m.object_id', q.object_id);
+    add('m.account', q.account);
+    add('m.currency', q.currency);
     // The age the console and the reports show: from when the object was first seen.
+    const firstSeen = Prisma.raw(OBJECT_FIRST_SEEN_SQL);
     if (q.min_age !== undefined) {
-      add(`${OBJECT_FIRST_SEEN_SQL} <= now() - make_interval(secs => ?)`, q.min_age / 1000);
+      where.push(Prisma.sql`${firstSeen} <= now() - make_interval(secs => ${q.min_age / 1000})`);
     }
     if (q.max_age !== undefined) {
-      add(`${OBJECT_FIRST_SEEN_SQL} > now() - make_interval(secs => ?)`, q.max_age / 1000);
+      where.push(Prisma.sql`${firstSeen} > now() - make_interval(secs => ${q.max_age / 1000})`);
     }
     if (q.acknowledged) {
-      where.push(`m.acknowledged_at IS ${q.acknowledged === 'true' ? 'NOT ' : ''}NULL`);
+      where.push(
+        q.acknowledged === 'true'
+          ? Prisma.sql`m.acknowledged_at IS NOT NULL`
+          : Prisma.sql`m.acknowledged_at IS NULL`,
+      );
     }
     // Newest first; ending_before pages backwards (ascending), then flips to keep the order.
-    if (q.starting_after) add('m.id < ?', q.starting_after);
-    if (q.ending_before) add('m.id > ?', q.ending_before);
-    args.push(q.limit + 1);
-    const order = q.ending_before ? 'ASC' : 'DESC';
-    const { rows } = await rt.pool.query<MismatchRow>(
-      `SELECT ${MISMATCH_COLUMNS} FROM mismatches m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY m.id ${order} LIMIT $${args.length}`,
-      args,
+    if (q.starting_after) where.push(Prisma.sql`m.id < ${q.starting_after}`);
+    if (q.ending_before) where.push(Prisma.sql`m.id > ${q.ending_before}`);
+    const order = Prisma.raw(q.ending_before ? 'ASC' : 'DESC');
+    const rows = await rawRows<MismatchRow>(
+      rt.prisma,
+      Prisma.sql`SELECT ${Prisma.raw(MISMATCH_COLUMNS)} FROM mismatches m
+        ${where.length ? Prisma.sql`WHERE ${Prisma.join(where, ' AND ')}` : Prisma.empty}
+        ORDER BY m.id ${order} LIMIT ${q.limit + 1}`,
     );
     const has_more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
@@ -155,14 +159,13 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     // loses its acknowledgement (see persistMismatches). A second acknowledge keeps the first
     // (the alert was silenced then, by that person) and is only recorded in the trail. One
     // statement, so the state and its trail cannot disagree.
-    await rt.pool.query(
-      `WITH upd AS (
-         UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = $2, updated_at = now()
-          WHERE id = $1 AND acknowledged_at IS NULL RETURNING id)
-       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
-       VALUES ($1, 'acknowledge', $2, $3)`,
-      [req.params.id, body.data.note, operatorName(req)],
-    );
+    const id = req.params.id;
+    await rt.prisma.$executeRaw`
+      WITH upd AS (
+        UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = ${body.data.note}, updated_at = now()
+         WHERE id = ${id} AND acknowledged_at IS NULL RETURNING id)
+      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+      VALUES (${id}, 'acknowledge', ${body.data.note}, ${operatorName(req)})`;
     return withTrail(rt, await findOne(rt, req.params.id));
   });
 
@@ -175,14 +178,13 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
         { param: 'id', message: 'is not acknowledged' },
       ]);
     }
-    await rt.pool.query(
-      `WITH upd AS (
-         UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
-          WHERE id = $1 RETURNING id)
-       INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
-       VALUES ($1, 'unacknowledge', $2, $3)`,
-      [req.params.id, body.data.note || null, operatorName(req)],
-    );
+    const id = req.params.id;
+    await rt.prisma.$executeRaw`
+      WITH upd AS (
+        UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
+         WHERE id = ${id} RETURNING id)
+      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+      VALUES (${id}, 'unacknowledge', ${body.data.note || null}, ${operatorName(req)})`;
     return withTrail(rt, await findOne(rt, req.params.id));
   });
 }
@@ -197,19 +199,14 @@ export interface ApiAcknowledgement {
 
 /** The mismatch with its acknowledgement trail, oldest first. */
 async function withTrail(rt: Runtime, row: MismatchRow) {
-  const { rows } = await rt.pool.query<{
-    action: 'acknowledge' | 'unacknowledge';
-    note: string | null;
-    actor: string;
-    created_at: Date;
-  }>(
-    `SELECT action, note, actor, created_at FROM mismatch_acknowledgements
-      WHERE mismatch_id = $1 ORDER BY id`,
-    [row.id],
-  );
+  const rows = await rt.prisma.mismatchAcknowledgement.findMany({
+    select: { action: true, note: true, actor: true, created_at: true },
+    where: { mismatch_id: row.id },
+    orderBy: { id: 'asc' },
+  });
   const acknowledgements: ApiAcknowledgement[] = rows.map((r) => ({
     object: 'mismatch_acknowledgement',
-    action: r.action,
+    action: r.action as ApiAcknowledgement['action'],
     note: r.note,
     by: r.actor,
     created_at: r.created_at.toISOString(),
@@ -218,9 +215,9 @@ async function withTrail(rt: Runtime, row: MismatchRow) {
 }
 
 async function findOne(rt: Runtime, id: string): Promise<MismatchRow> {
-  const { rows } = await rt.pool.query<MismatchRow>(
-    `SELECT ${MISMATCH_COLUMNS} FROM mismatches m WHERE m.id = $1`,
-    [id],
+  const rows = await rawRows<MismatchRow>(
+    rt.prisma,
+    Prisma.sql`SELECT ${Prisma.raw(MISMATCH_COLUMNS)} FROM mismatches m WHERE m.id = ${id}`,
   );
   if (!rows[0]) throw new NotFoundError(`No such mismatch: '${id}'`);
   return rows[0];

@@ -59,13 +59,13 @@ export async function registerReconcileRoutes(app: FastifyInstance, rt: Runtime)
   });
 
   app.get<{ Params: { id: string } }>('/api/reconcile/runs/:id', async (req) => {
-    const run = await getSweepRun(rt.pool, req.params.id);
+    const run = await getSweepRun(rt.prisma, req.params.id);
     if (!run) throw new NotFoundError(`No such sweep run: '${req.params.id}'`);
     return sweepRunJson(run);
   });
 
   app.get('/api/reconcile/runs', async () => {
-    const runs = await latestSweepRuns(rt.pool, 20);
+    const runs = await latestSweepRuns(rt.prisma, 20);
     return {
       object: 'list',
       url: '/api/reconcile/runs',

@@ -1,5 +1,6 @@
 import { reversalKindOfId } from '../domain/ids.js';
 import type { FastifyInstance } from 'fastify';
+import { Prisma, rawRows } from '../db/prisma.js';
 import type { ReversalKind } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
@@ -59,8 +60,8 @@ interface HistoryEntry {
   recorded_at: string;
 }
 
-async function statusHistory(rt: Runtime, id: string): Promise<HistoryEntry[]> {
-  const { rows } = await rt.pool.query<{
+async function statusHistory(rt: Pick<Runtime, 'prisma'>, id: string): Promise<HistoryEntry[]> {
+  const rows = await rawRows<{
     from_status: string | null;
     to_status: string;
     to_status_raw: string | null;
@@ -68,10 +69,10 @@ async function statusHistory(rt: Runtime, id: string): Promise<HistoryEntry[]> {
     event_created: number;
     recorded_at: Date;
   }>(
-    `SELECT "from_status", "to_status", "to_status_raw", "event_id", "event_created", "recorded_at"
-       FROM "status_history" WHERE "object_id" = $1
-      ORDER BY ${HISTORY_ORDER_SQL}, "event_created", "event_id" COLLATE "C"`,
-    [id],
+    rt.prisma,
+    Prisma.sql`SELECT "from_status", "to_status", "to_status_raw", "event_id", "event_created", "recorded_at"
+       FROM "status_history" WHERE "object_id" = ${id}
+      ORDER BY ${Prisma.raw(HISTORY_ORDER_SQL)}, "event_created", "event_id" COLLATE "C"`,
   );
   return rows.map((r) => ({
     from: r.from_status,
@@ -83,34 +84,61 @@ async function statusHistory(rt: Runtime, id: string): Promise<HistoryEntry[]> {
   }));
 }
 
-type Row = Record<string, unknown> & { raw: Record<string, unknown>; account: string | null };
+/** The columns laid over `raw`, and the parent (unit key), of the projected reversal. */
+interface Row {
+  raw: Record<string, unknown>;
+  account: string | null;
+  status: string;
+  parent: string;
+  livemode?: boolean;
+  initial_credit_granted?: boolean;
+}
 
-const SELECT: Record<ReversalKind, { sql: string; parent: string }> = {
-  transfer_reversal: {
-    sql: `SELECT "raw", "account", "livemode", "status", "transfer" FROM "transfer_reversals" WHERE "id" = $1`,
-    parent: 'transfer',
-  },
-  credit_reversal: {
-    sql: `SELECT "raw", "account", "status", "status_raw", "received_credit" FROM "credit_reversals" WHERE "id" = $1`,
-    parent: 'received_credit',
-  },
-  debit_reversal: {
-    sql: `SELECT "raw", "account", "status", "status_raw", "resolution_raw", "received_debit",
-                 "initial_credit_granted" FROM "debit_reversals" WHERE "id" = $1`,
-    parent: 'received_debit',
-  },
-};
+async function reversalRow(
+  rt: Pick<Runtime, 'prisma'>,
+  kind: ReversalKind,
+  id: string,
+): Promise<Row | null> {
+  const where = { id };
+  switch (kind) {
+    case 'transfer_reversal': {
+      const r = await rt.prisma.transferReversal.findUnique({
+        where,
+        select: { raw: true, account: true, livemode: true, status: true, transfer: true },
+      });
+      return r && { ...r, raw: r.raw as Row['raw'], parent: r.transfer };
+    }
+    case 'credit_reversal': {
+      const r = await rt.prisma.creditReversal.findUnique({
+        where,
+        select: { raw: true, account: true, status: true, received_credit: true },
+      });
+      return r && { ...r, raw: r.raw as Row['raw'], parent: r.received_credit };
+    }
+    case 'debit_reversal': {
+      const r = await rt.prisma.debitReversal.findUnique({
+        where,
+        select: {
+          raw: true,
+          account: true,
+          status: true,
+          received_debit: true,
+          initial_credit_granted: true,
+        },
+      });
+      return r && { ...r, raw: r.raw as Row['raw'], parent: r.received_debit };
+    }
+  }
+}
 
 /** The projected reversal as the API serves it (also used by the ledger/mismatch views). */
 export async function loadReversal(
-  rt: Runtime,
+  rt: Pick<Runtime, 'prisma'>,
   id: string,
 ): Promise<{ body: Record<string, unknown>; ctx: ReversalContext } | null> {
   const kind = reversalKindOf(id);
   if (!kind) return null;
-  const { sql, parent } = SELECT[kind];
-  const { rows } = await rt.pool.query<Row>(sql, [id]);
-  const row = rows[0];
+  const row = await reversalRow(rt, kind, id);
   if (!row) return null;
   const body: Record<string, unknown> = { ...row.raw, account: row.account };
   if (kind === 'transfer_reversal' && body.livemode === undefined) body.livemode = row.livemode;
@@ -119,7 +147,7 @@ export async function loadReversal(
   body.status_history = await statusHistory(rt, id);
   return {
     body,
-    ctx: { kind, id, parentId: String(row[parent]), account: row.account },
+    ctx: { kind, id, parentId: row.parent, account: row.account },
   };
 }
 
@@ -153,35 +181,26 @@ export async function registerReversalRoutes(
         param: 'id',
       });
     }
-    const t = await rt.pool.query<{
-      raw: Record<string, unknown>;
-      account: string | null;
-      amount_reversed: number;
-      reversed: boolean;
-    }>(`SELECT "raw", "account", "amount_reversed", "reversed" FROM "transfers" WHERE "id" = $1`, [
-      id,
-    ]);
-    const row = t.rows[0];
+    const row = await rt.prisma.transfer.findUnique({
+      where: { id },
+      select: { raw: true, account: true, amount_reversed: true, reversed: true },
+    });
     if (!row) throw new NotFoundError(`No such transfer: '${id}'`);
-    const revs = await rt.pool.query<{
-      raw: Record<string, unknown>;
-      account: string | null;
-      status: string;
-    }>(
-      `SELECT "raw", "account", "status" FROM "transfer_reversals"
-        WHERE "transfer" = $1 ORDER BY "created" DESC, "id" COLLATE "C" DESC`,
-      [id],
-    );
-    const data: Array<Record<string, unknown>> = revs.rows.map((r) => ({
+    // Raw for the "C" collation of the tie-break, as everywhere ids are ordered.
+    const revs = await rt.prisma.$queryRaw<
+      Array<{ raw: Record<string, unknown>; account: string | null; status: string }>
+    >`SELECT "raw", "account", "status" FROM "transfer_reversals"
+        WHERE "transfer" = ${id} ORDER BY "created" DESC, "id" COLLATE "C" DESC`;
+    const data: Array<Record<string, unknown>> = revs.map((r) => ({
       ...r.raw,
       account: r.account,
       normalized_status: r.status,
     }));
     return {
-      ...row.raw,
+      ...(row.raw as Record<string, unknown>),
       account: row.account,
       // Guarded columns: never below what any snapshot showed.
-      amount_reversed: row.amount_reversed,
+      amount_reversed: Number(row.amount_reversed),
       reversed: row.reversed,
       reversals: {
         object: 'list',

@@ -1,10 +1,143 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { Pool } from './pool.js';
 
+export { Prisma };
 export type { PrismaClient };
+
+/** What data-access functions take: the client, or an interactive transaction of it. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+/**
+ * A pg pool, or a pg client inside `inTransaction`: what the hot paths that still run on pg
+ * (docs/architecture.md, "Data access") pass to the shared functions that also take a {@link Db}.
+ */
+export interface PgQueryable {
+  query<R extends object = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** Either of the two, for the functions shared with the hot paths. */
+export type AnyDb = Db | PgQueryable;
+
+const byPool = new WeakMap<object, PrismaClient>();
 
 /** Prisma shares the raw-SQL pool, so one process holds one set of connections. */
 export function createPrisma(pool: Pool): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  byPool.set(pool, prisma);
+  return prisma;
+}
+
+const isPrisma = (db: AnyDb): db is Db => '$queryRaw' in db;
+
+/**
+ * The Prisma client to use for `db`: itself, or the client riding on that pg pool. Null for a pg
+ * client inside a pg transaction (the statement must run on that connection: see {@link rawRows}).
+ */
+export function prismaOf(db: AnyDb): Db | null {
+  return isPrisma(db) ? db : (byPool.get(db) ?? null);
+}
+
+/** {@link prismaOf}, for functions never called inside a pg transaction. */
+export function requirePrisma(db: AnyDb): Db {
+  const p = prismaOf(db);
+  if (!p) throw new Error('expected a Prisma client or the pool it was created on');
+  return p;
+}
+
+/** {@link requirePrisma}, for functions that open a transaction of their own. */
+export function requireClient(db: AnyDb): PrismaClient {
+  const p = requirePrisma(db);
+  if (!('$transaction' in p)) throw new Error('expected a Prisma client, not a transaction');
+  return p as PrismaClient;
+}
+
+/**
+ * BIGINT comes back from Prisma as `bigint`; the code and the API use numbers, as pg is
+ * configured to (src/db/pool.ts: minor-unit amounts and unix times are far below 2^53). Only the
+ * columns of a row are converted: JSON is parsed into plain numbers already.
+ */
+export function bigintsToNumbers<T>(row: T): T {
+  const r = row as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (typeof r[k] === 'bigint') r[k] = Number(r[k]);
+  return row;
+}
+
+/**
+ * Runs a tagged statement (`Prisma.sql`) and returns its rows, BIGINT as numbers: through Prisma,
+ * or on a pg pool/client (the hot paths' transactions) with the same text and parameters.
+ */
+export async function rawRows<T>(db: AnyDb, sql: Prisma.Sql): Promise<T[]> {
+  const p = prismaOf(db);
+  const rows = p
+    ? await p.$queryRaw<T[]>(sql)
+    : ((await (db as PgQueryable).query(sql.text, sql.values)).rows as T[]);
+  return rows.map(bigintsToNumbers);
+}
+
+/** {@link rawRows} for a statement without rows of interest: the number of rows it touched. */
+export async function rawExecute(db: AnyDb, sql: Prisma.Sql): Promise<number> {
+  const p = prismaOf(db);
+  if (p) return p.$executeRaw(sql);
+  return (await (db as PgQueryable).query(sql.text, sql.values)).rowCount ?? 0;
+}
+
+/** The SQLSTATE of a failed statement, from pg or from Prisma's driver adapter. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as {
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
+  } | null;
+  const original = e?.meta?.driverAdapterError?.cause?.originalCode;
+  if (typeof original === 'string') return original;
+  return typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+}
+
+export interface PrismaTransactionOptions {
+  isolationLevel?: Prisma.TransactionIsolationLevel;
+  /** `SET TRANSACTION READ ONLY` first. */
+  readOnly?: boolean;
+  /**
+   * Times a deadlock or serialization failure is retried (the whole of `fn`, on a fresh
+   * transaction, after a short random pause). @defaultValue 0
+   */
+  retries?: number;
+  /** Longest the transaction may run, ms. @defaultValue 60_000 */
+  timeout?: number;
+}
+
+/** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * An interactive Prisma transaction, as `inTransaction` (src/db/pool.ts) is for pg: rolled back
+ * on a throw, retried on a deadlock or serialization failure when asked to.
+ */
+export async function transaction<T>(
+  prisma: PrismaClient,
+  fn: (tx: Prisma.TransactionClient) => Promise<T>,
+  opts: PrismaTransactionOptions = {},
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await prisma.$transaction(
+        async (tx) => {
+          if (opts.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
+          return fn(tx);
+        },
+        {
+          ...(opts.isolationLevel ? { isolationLevel: opts.isolationLevel } : {}),
+          timeout: opts.timeout ?? 60_000,
+          maxWait: 10_000,
+        },
+      );
+    } catch (err) {
+      const code = sqlState(err);
+      if (attempt >= (opts.retries ?? 0) || !code || !RETRYABLE.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../config/config.js';
 import { ensureDatabase, migrate } from '../db/migrate.js';
+import { Prisma, rawRows } from '../db/prisma.js';
 import { formatMoney } from '../domain/money.js';
 import { ReconError, postgresUnavailable } from '../errors.js';
 import { createProgress } from '../cli/progress.js';
@@ -193,13 +194,12 @@ async function drained(rt: Runtime): Promise<boolean> {
     // The reconcile queue always holds the next safety tick: what counts is the outbox and
     // whether a drain is running.
     rt.queues.reconcile.getJobCounts('active'),
-    rt.pool.query<{ n: number }>(
-      `SELECT (SELECT count(*) FROM stripe_events WHERE status = 'pending')
-            + (SELECT count(*) FROM reconcile_outbox) AS n`,
-    ),
+    rt.prisma.$queryRaw<Array<{ n: bigint }>>`
+      SELECT (SELECT count(*) FROM stripe_events WHERE status = 'pending')
+           + (SELECT count(*) FROM reconcile_outbox) AS n`,
   ]);
   const busy = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-  return busy(events) === 0 && busy(reconcile) === 0 && Number(inbox.rows[0]!.n) === 0;
+  return busy(events) === 0 && busy(reconcile) === 0 && Number(inbox[0]!.n) === 0;
 }
 
 function table(headers: string[], rows: string[][]): string {
@@ -383,18 +383,23 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
     // ---- summary -------------------------------------------------------------------------
     const stats = sim.stats();
-    const q = async <T extends pg.QueryResultRow>(sql: string) =>
-      (await rt.pool.query<T>(sql)).rows;
-    const inbox = await q<{ status: string; n: number }>(
-      `SELECT status, count(*)::int AS n FROM stripe_events GROUP BY status ORDER BY status`,
-    );
+    const inbox = (
+      await rt.prisma.stripeEvent.groupBy({
+        by: ['status'],
+        _count: true,
+        orderBy: { status: 'asc' },
+      })
+    ).map((g) => ({ status: g.status, n: g._count }));
     const stored = inbox.reduce((a, r) => a + r.n, 0);
     const byStatus = Object.fromEntries(inbox.map((r) => [r.status, r.n]));
-    const reversals = await q<{ kind: string; status: string; n: number; amount: number }>(`
+    const reversals = await rawRows<{ kind: string; status: string; n: number; amount: number }>(
+      rt.prisma,
+      Prisma.sql`
       SELECT 'transfer reversal' AS kind, status, count(*)::int AS n, sum(amount)::bigint AS amount FROM transfer_reversals GROUP BY status
       UNION ALL SELECT 'credit reversal', status, count(*)::int, sum(amount)::bigint FROM credit_reversals GROUP BY status
       UNION ALL SELECT 'debit reversal', status, count(*)::int, sum(amount)::bigint FROM debit_reversals GROUP BY status
-      ORDER BY 1, 2`);
+      ORDER BY 1, 2`,
+    );
 
     const found: DemoResult['found'] = [];
     for (let after: string | undefined; ;) {

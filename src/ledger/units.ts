@@ -1,13 +1,9 @@
+import { Prisma, rawRows, type AnyDb, type PgQueryable } from '../db/prisma.js';
 import { reversalKindOfKey } from '../domain/ids.js';
 import type { ReversalKind } from '../domain/types.js';
 
-/** Anything that runs a query: the pool, or one client inside a transaction. */
-export interface Queryable {
-  query<R extends object = Record<string, unknown>>(
-    text: string,
-    values?: unknown[],
-  ): Promise<{ rows: R[]; rowCount: number | null }>;
-}
+/** Anything that runs a query through pg: the pool, or one client inside a transaction. */
+export type Queryable = PgQueryable;
 
 export interface ProjectedParent {
   kind: ReversalKind;
@@ -20,19 +16,19 @@ export interface ProjectedParent {
  * when its own `parent_id` says otherwise (the reconciler then reports the disagreement once).
  */
 export async function projectedParents(
-  db: Queryable,
+  db: AnyDb,
   stripeIds: readonly string[],
 ): Promise<Map<string, ProjectedParent>> {
   const out = new Map<string, ProjectedParent>();
   const ids = [...new Set(stripeIds.filter(Boolean))];
   if (ids.length === 0) return out;
-  const { rows } = await db.query<{ id: string; kind: ReversalKind; parent: string }>(
-    `SELECT id, 'transfer_reversal' AS kind, transfer AS parent FROM transfer_reversals WHERE id = ANY($1::text[])
+  const rows = await rawRows<{ id: string; kind: ReversalKind; parent: string }>(
+    db,
+    Prisma.sql`SELECT id, 'transfer_reversal' AS kind, transfer AS parent FROM transfer_reversals WHERE id = ANY(${ids}::text[])
      UNION ALL
-     SELECT id, 'credit_reversal', received_credit FROM credit_reversals WHERE id = ANY($1::text[])
+     SELECT id, 'credit_reversal', received_credit FROM credit_reversals WHERE id = ANY(${ids}::text[])
      UNION ALL
-     SELECT id, 'debit_reversal', received_debit FROM debit_reversals WHERE id = ANY($1::text[])`,
-    [ids],
+     SELECT id, 'debit_reversal', received_debit FROM debit_reversals WHERE id = ANY(${ids}::text[])`,
   );
   for (const r of rows) out.set(r.id, { kind: r.kind, parentId: r.parent });
   return out;

@@ -1,3 +1,4 @@
+import { Prisma, rawRows } from '../db/prisma.js';
 import { matchUnit, type MatchMethod } from '../domain/match.js';
 import type { LedgerEntry } from '../domain/types.js';
 import { projectedParents } from '../ledger/units.js';
@@ -40,12 +41,13 @@ export interface ReversalExtras {
  * Returns empty lists for an id that is not projected.
  */
 export async function reversalExtras(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  /** `pool` for loadUnits (src/reconciliation/load.ts, still on pg); the rest goes through Prisma. */
+  rt: Pick<Runtime, 'pool' | 'prisma' | 'config' | 'log'>,
   id: string,
   /** The reversal's parent when the caller already knows it (saves a lookup). */
   parentId?: string,
 ): Promise<ReversalExtras> {
-  const parent = parentId ?? (await projectedParents(rt.pool, [id])).get(id)?.parentId;
+  const parent = parentId ?? (await projectedParents(rt.prisma, [id])).get(id)?.parentId;
   const entries: ApiLedgerEntry[] = [];
   if (parent) {
     const [unit] = await loadUnits(rt, [parent]);
@@ -56,11 +58,11 @@ export async function reversalExtras(
       if (m) for (const c of [m.primary, ...m.extras]) entries.push(toApiEntry(c.entry, c.method));
     }
   }
-  const { rows } = await rt.pool.query<MismatchRow>(
-    `SELECT ${MISMATCH_COLUMNS} FROM mismatches m
-     WHERE m.status = 'open' AND (m.object_id = $1 OR m.ledger_entry_id = ANY($2::text[]))
+  const rows = await rawRows<MismatchRow>(
+    rt.prisma,
+    Prisma.sql`SELECT ${Prisma.raw(MISMATCH_COLUMNS)} FROM mismatches m
+     WHERE m.status = 'open' AND (m.object_id = ${id} OR m.ledger_entry_id = ANY(${entries.map((e) => e.id)}::text[]))
      ORDER BY m.id DESC LIMIT 100`,
-    [id, entries.map((e) => e.id)],
   );
   return { ledger_entries: entries, mismatches: rows.map(toApiMismatch) };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Pool } from '../db/pool.js';
+import { Prisma, rawRows, transaction, type PrismaClient } from '../db/prisma.js';
 import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
 import { OBJECT_FIRST_SEEN_SQL } from '../reconciliation/mismatch-record.js';
 import { ReportBody, type ReportMismatch } from './schema.js';
@@ -57,140 +57,127 @@ export const newReportId = () => `rpt_${randomBytes(12).toString('hex')}`;
  * is the database clock, the same clock that stamps the mismatches.
  */
 export async function buildReportBody(
-  pool: Pool,
+  prisma: PrismaClient,
   opts: BuildReportOptions = {},
 ): Promise<ReportBody> {
   const historyLimit = opts.historyLimit ?? 30;
-  const client = await pool.connect();
-  try {
-    // One snapshot for every read below, so the counts add up even while reconciliation runs.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const now = (await client.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
-    const prev =
-      (
-        await client.query<{ id: string; created_at: Date }>(
-          'SELECT id, created_at FROM reports ORDER BY created_at DESC, id DESC LIMIT 1',
-        )
-      ).rows[0] ?? null;
-    const cols = `m.id, m.fingerprint, m.kind, m.severity, m.status, m.object_type, m.object_id,
-      m.ledger_entry_id, m.account, m.currency, m.amount_at_risk, m.expected, m.actual, m.message,
-      m.first_seen_at, m.last_seen_at, m.resolved_at, m.resolution_reason, m.acknowledged_at,
-      ${OBJECT_FIRST_SEEN_SQL} AS object_first_seen_at`;
-    const open = (
-      await client.query<Row>(
-        `SELECT ${cols} FROM mismatches m WHERE m.status = 'open'
-          ORDER BY array_position($1::text[], m.severity) DESC, m.first_seen_at, m.id`,
-        [SEVERITIES],
-      )
-    ).rows;
-    const resolved = (
-      await client.query<Row>(
-        `SELECT ${cols} FROM mismatches m
-          WHERE m.status = 'resolved' AND m.resolved_at <= $1 AND ($2::timestamptz IS NULL OR m.resolved_at > $2)
+  // One snapshot for every read below, so the counts add up even while reconciliation runs.
+  const { now, prev, open, resolved, history } = await transaction(
+    prisma,
+    async (tx) => {
+      const now = (await tx.$queryRaw<Array<{ now: Date }>>`SELECT now() AS now`)[0]!.now;
+      const prev = await tx.report.findFirst({
+        select: { id: true, created_at: true },
+        orderBy: [{ created_at: 'desc' }, { id: 'desc' }],
+      });
+      const cols = Prisma.sql`m.id, m.fingerprint, m.kind, m.severity, m.status, m.object_type, m.object_id,
+        m.ledger_entry_id, m.account, m.currency, m.amount_at_risk, m.expected, m.actual, m.message,
+        m.first_seen_at, m.last_seen_at, m.resolved_at, m.resolution_reason, m.acknowledged_at,
+        ${Prisma.raw(OBJECT_FIRST_SEEN_SQL)} AS object_first_seen_at`;
+      const open = await rawRows<Row>(
+        tx,
+        Prisma.sql`SELECT ${cols} FROM mismatches m WHERE m.status = 'open'
+          ORDER BY array_position(${SEVERITIES}::text[], m.severity) DESC, m.first_seen_at, m.id`,
+      );
+      const resolved = await rawRows<Row>(
+        tx,
+        Prisma.sql`SELECT ${cols} FROM mismatches m
+          WHERE m.status = 'resolved' AND m.resolved_at <= ${now}::timestamptz
+            AND (${prev?.created_at ?? null}::timestamptz IS NULL OR m.resolved_at > ${prev?.created_at ?? null}::timestamptz)
           ORDER BY m.resolved_at, m.id`,
-        [now, prev?.created_at ?? null],
-      )
-    ).rows;
-    const history = (
-      await client.query<{ id: string; created_at: Date; open: number | null }>(
-        `SELECT id, created_at, (body->'totals'->>'open')::int AS open
-           FROM reports ORDER BY created_at DESC, id DESC LIMIT $1`,
-        [Math.max(0, historyLimit - 1)],
-      )
-    ).rows.reverse();
-    await client.query('COMMIT');
+      );
+      const history = (
+        await tx.$queryRaw<Array<{ id: string; created_at: Date; open: number | null }>>`
+          SELECT id, created_at, (body->'totals'->>'open')::int AS open
+            FROM reports ORDER BY created_at DESC, id DESC LIMIT ${Math.max(0, historyLimit - 1)}`
+      ).reverse();
+      return { now, prev, open, resolved, history };
+    },
+    { isolationLevel: 'RepeatableRead', readOnly: true },
+  );
 
-    const id = newReportId();
-    const isNew = (r: Row) => !prev || r.first_seen_at.getTime() > prev.created_at.getTime();
-    const item = (r: Row, change: ReportMismatch['change']): ReportMismatch => ({
-      id: r.id,
-      fingerprint: r.fingerprint,
-      change,
-      kind: r.kind,
-      severity: r.severity,
-      status: r.status,
-      object_type: r.object_type,
-      object_id: r.object_id,
-      ledger_entry_id: r.ledger_entry_id,
-      account: r.account,
-      currency: r.currency,
-      amount_at_risk: r.amount_at_risk === null ? null : Number(r.amount_at_risk),
-      expected: asRecord(r.expected),
-      actual: asRecord(r.actual),
-      message: r.message,
-      first_seen_at: r.first_seen_at.toISOString(),
-      last_seen_at: r.last_seen_at.toISOString(),
-      resolved_at: r.resolved_at?.toISOString() ?? null,
-      resolution_reason: r.resolution_reason,
-      object_first_seen_at: r.object_first_seen_at.toISOString(),
-      age_seconds: secondsUntil(r.object_first_seen_at, r.resolved_at ?? now),
-      open_seconds: secondsUntil(r.first_seen_at, r.resolved_at ?? now),
-      acknowledged: r.acknowledged_at !== null,
-    });
-    const openItems = open.map((r) => item(r, isNew(r) ? 'new' : 'open'));
-    const resolvedItems = resolved.map((r) => item(r, 'resolved'));
+  const id = newReportId();
+  const isNew = (r: Row) => !prev || r.first_seen_at.getTime() > prev.created_at.getTime();
+  const item = (r: Row, change: ReportMismatch['change']): ReportMismatch => ({
+    id: r.id,
+    fingerprint: r.fingerprint,
+    change,
+    kind: r.kind,
+    severity: r.severity,
+    status: r.status,
+    object_type: r.object_type,
+    object_id: r.object_id,
+    ledger_entry_id: r.ledger_entry_id,
+    account: r.account,
+    currency: r.currency,
+    amount_at_risk: r.amount_at_risk === null ? null : Number(r.amount_at_risk),
+    expected: asRecord(r.expected),
+    actual: asRecord(r.actual),
+    message: r.message,
+    first_seen_at: r.first_seen_at.toISOString(),
+    last_seen_at: r.last_seen_at.toISOString(),
+    resolved_at: r.resolved_at?.toISOString() ?? null,
+    resolution_reason: r.resolution_reason,
+    object_first_seen_at: r.object_first_seen_at.toISOString(),
+    age_seconds: secondsUntil(r.object_first_seen_at, r.resolved_at ?? now),
+    open_seconds: secondsUntil(r.first_seen_at, r.resolved_at ?? now),
+    acknowledged: r.acknowledged_at !== null,
+  });
+  const openItems = open.map((r) => item(r, isNew(r) ? 'new' : 'open'));
+  const resolvedItems = resolved.map((r) => item(r, 'resolved'));
 
-    const byKind = Object.fromEntries(MISMATCH_KINDS.map((k) => [k, 0])) as Record<
-      MismatchKind,
-      number
-    >;
-    const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<
-      Severity,
-      number
-    >;
-    for (const m of openItems) {
-      byKind[m.kind] += 1;
-      bySeverity[m.severity] += 1;
-    }
-    const sweep = opts.sweep ?? null;
-    const body: ReportBody = {
-      version: 1,
-      id,
-      created_at: now.toISOString(),
-      sweep_run_id: sweep?.id ?? null,
-      previous_report: prev ? { id: prev.id, created_at: prev.created_at.toISOString() } : null,
-      sweep: sweep
-        ? {
-            trigger: sweep.trigger,
-            account: sweep.account,
-            since: sweep.since?.toISOString() ?? null,
-            started_at: sweep.started_at?.toISOString() ?? null,
-            finished_at: (sweep.finished_at ?? now).toISOString(),
-            objects_fetched: sweep.objects_fetched,
-            events_recovered: sweep.events_recovered,
-            units_reconciled: sweep.units_done,
-          }
-        : null,
-      totals: {
-        open: openItems.length,
-        new: openItems.filter((m) => m.change === 'new').length,
-        resolved: resolvedItems.length,
-        acknowledged: openItems.filter((m) => m.acknowledged).length,
-        objects_fetched: sweep?.objects_fetched ?? 0,
-        events_recovered: sweep?.events_recovered ?? 0,
-      },
-      open_by_kind: byKind,
-      open_by_severity: bySeverity,
-      open_by_account: byAccount(openItems),
-      amount_at_risk: sumMoney(openItems),
-      open: openItems,
-      resolved: resolvedItems,
-      history: [
-        ...history.map((h) => ({
-          report_id: h.id,
-          created_at: h.created_at.toISOString(),
-          open: h.open ?? 0,
-        })),
-        { report_id: id, created_at: now.toISOString(), open: openItems.length },
-      ],
-    };
-    return ReportBody.parse(body);
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+  const byKind = Object.fromEntries(MISMATCH_KINDS.map((k) => [k, 0])) as Record<
+    MismatchKind,
+    number
+  >;
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const m of openItems) {
+    byKind[m.kind] += 1;
+    bySeverity[m.severity] += 1;
   }
+  const sweep = opts.sweep ?? null;
+  const body: ReportBody = {
+    version: 1,
+    id,
+    created_at: now.toISOString(),
+    sweep_run_id: sweep?.id ?? null,
+    previous_report: prev ? { id: prev.id, created_at: prev.created_at.toISOString() } : null,
+    sweep: sweep
+      ? {
+          trigger: sweep.trigger,
+          account: sweep.account,
+          since: sweep.since?.toISOString() ?? null,
+          started_at: sweep.started_at?.toISOString() ?? null,
+          finished_at: (sweep.finished_at ?? now).toISOString(),
+          objects_fetched: sweep.objects_fetched,
+          events_recovered: sweep.events_recovered,
+          units_reconciled: sweep.units_done,
+        }
+      : null,
+    totals: {
+      open: openItems.length,
+      new: openItems.filter((m) => m.change === 'new').length,
+      resolved: resolvedItems.length,
+      acknowledged: openItems.filter((m) => m.acknowledged).length,
+      objects_fetched: sweep?.objects_fetched ?? 0,
+      events_recovered: sweep?.events_recovered ?? 0,
+    },
+    open_by_kind: byKind,
+    open_by_severity: bySeverity,
+    open_by_account: byAccount(openItems),
+    amount_at_risk: sumMoney(openItems),
+    open: openItems,
+    resolved: resolvedItems,
+    history: [
+      ...history.map((h) => ({
+        report_id: h.id,
+        created_at: h.created_at.toISOString(),
+        open: h.open ?? 0,
+      })),
+      { report_id: id, created_at: now.toISOString(), open: openItems.length },
+    ],
+  };
+  return ReportBody.parse(body);
 }
 
 const secondsUntil = (from: Date, to: Date) =>

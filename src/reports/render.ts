@@ -35,11 +35,11 @@ export interface RenderedReport {
  * when the report (or, for 'latest', any report) does not exist.
  */
 export async function renderReport(
-  rt: Pick<Runtime, 'pool'>,
+  rt: Pick<Runtime, 'prisma'>,
   id: string | 'latest',
   format: ReportFormat = 'json',
 ): Promise<RenderedReport> {
-  const report = await loadReport(rt.pool, id);
+  const report = await loadReport(rt.prisma, id);
   if (!report) {
     throw new NotFoundError(
       id === 'latest'

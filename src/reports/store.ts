@@ -1,4 +1,5 @@
-import type { Pool } from '../db/pool.js';
+import type { Prisma } from '../db/prisma.js';
+import { requireClient, requirePrisma, type AnyDb } from '../db/prisma.js';
 import { buildReportBody, type BuildReportOptions } from './build.js';
 import { ReportBody } from './schema.js';
 
@@ -9,43 +10,46 @@ export interface StoredReport {
   body: ReportBody;
 }
 
-/** Builds a report from the current mismatches and stores it. */
+/**
+ * Builds a report from the current mismatches and stores it. `db` is Prisma, or (from
+ * src/sweep/run.ts, still on pg) the pool Prisma rides on.
+ */
 export async function createReport(
-  pool: Pool,
+  db: AnyDb,
   opts: BuildReportOptions = {},
 ): Promise<StoredReport> {
-  const body = await buildReportBody(pool, opts);
-  const { rows } = await pool.query<{ created_at: Date }>(
-    `INSERT INTO reports (id, sweep_run_id, created_at, body) VALUES ($1, $2, $3, $4) RETURNING created_at`,
-    [body.id, body.sweep_run_id, body.created_at, JSON.stringify(body)],
-  );
-  return { id: body.id, sweep_run_id: body.sweep_run_id, created_at: rows[0]!.created_at, body };
+  const prisma = requireClient(db);
+  const body = await buildReportBody(prisma, opts);
+  const row = await prisma.report.create({
+    data: {
+      id: body.id,
+      sweep_run_id: body.sweep_run_id,
+      created_at: body.created_at,
+      body: body as unknown as Prisma.InputJsonObject,
+    },
+    select: { created_at: true },
+  });
+  return { id: body.id, sweep_run_id: body.sweep_run_id, created_at: row.created_at, body };
 }
 
 /** A report by id, or the newest one for `'latest'`; null when there is none. */
-export async function loadReport(pool: Pool, id: string): Promise<StoredReport | null> {
-  const { rows } = await pool.query<{
-    id: string;
-    sweep_run_id: string | null;
-    created_at: Date;
-    body: unknown;
-  }>(
+export async function loadReport(db: AnyDb, id: string): Promise<StoredReport | null> {
+  const prisma = requirePrisma(db);
+  const select = { id: true, sweep_run_id: true, created_at: true, body: true } as const;
+  const row =
     id === 'latest'
-      ? 'SELECT id, sweep_run_id, created_at, body FROM reports ORDER BY created_at DESC, id DESC LIMIT 1'
-      : 'SELECT id, sweep_run_id, created_at, body FROM reports WHERE id = $1',
-    id === 'latest' ? [] : [id],
-  );
-  const row = rows[0];
+      ? await prisma.report.findFirst({
+          select,
+          orderBy: [{ created_at: 'desc' }, { id: 'desc' }],
+        })
+      : await prisma.report.findUnique({ select, where: { id } });
   if (!row) return null;
   return { ...row, body: ReportBody.parse(row.body) };
 }
 
 /** Keeps the newest `keep` reports. Returns how many were deleted. */
-export async function pruneReports(pool: Pool, keep: number): Promise<number> {
-  const { rowCount } = await pool.query(
-    `DELETE FROM reports WHERE id IN (
-       SELECT id FROM reports ORDER BY created_at DESC, id DESC OFFSET $1)`,
-    [keep],
-  );
-  return rowCount ?? 0;
+export async function pruneReports(db: AnyDb, keep: number): Promise<number> {
+  return requirePrisma(db).$executeRaw`
+    DELETE FROM reports WHERE id IN (
+      SELECT id FROM reports ORDER BY created_at DESC, id DESC OFFSET ${keep})`;
 }

@@ -16,7 +16,7 @@ export interface StartSweepOptions {
  * running (one at a time). An active run nobody is executing (its worker died) is queued again.
  */
 export async function startSweep(rt: Runtime, opts: StartSweepOptions): Promise<SweepRun> {
-  const { run, created } = await createOrGetActiveSweep(rt.pool, opts);
+  const { run, created } = await createOrGetActiveSweep(rt.prisma, opts);
   try {
     if (created) await enqueueSweepRun(rt, run.id);
     else if (!(await sweepLockHeld(rt.pool))) await enqueueSweepRun(rt, run.id, true);
@@ -41,11 +41,11 @@ export interface RunSweepOptions extends StartSweepOptions, ExecuteSweepOptions 
  * (resuming from its cursor), or follows the other process's progress until it ends.
  */
 export async function runSweep(rt: Runtime, opts: RunSweepOptions): Promise<SweepRun> {
-  const { run } = await createOrGetActiveSweep(rt.pool, opts);
+  const { run } = await createOrGetActiveSweep(rt.prisma, opts);
   for (;;) {
     const r = await executeSweep(rt, run.id, opts);
     if (r.executed) return r.run;
-    const current = r.run ?? (await getSweepRun(rt.pool, run.id));
+    const current = r.run ?? (await getSweepRun(rt.prisma, run.id));
     if (!current || current.status === 'completed' || current.status === 'failed') return current!;
     opts.onProgress?.(current);
     if (opts.signal?.aborted) return current;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Pool } from '../db/pool.js';
+import type { Prisma } from '../db/prisma.js';
+import { requirePrisma, sqlState, type AnyDb } from '../db/prisma.js';
 import { sweepDurationSeconds } from '../metrics.js';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
@@ -73,28 +74,43 @@ export interface SweepRun {
 
 export const newSweepId = () => `sweep_${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
 
-function normalise(row: SweepRun): SweepRun {
-  return { ...row, cursor: { ...initialCursor(), ...(row.cursor ?? {}) } };
+/** A `sweep_runs` row as Prisma returns it (the model, or `RETURNING *` through $queryRaw). */
+type Row = Omit<SweepRun, 'status' | 'trigger' | 'cursor'> & {
+  status: string;
+  trigger: string;
+  cursor: unknown;
+};
+
+function normalise(row: Row): SweepRun {
+  return {
+    ...(row as SweepRun),
+    cursor: { ...initialCursor(), ...((row.cursor ?? {}) as Partial<SweepCursor>) },
+  };
 }
 
-export async function getSweepRun(pool: Pool, id: string): Promise<SweepRun | null> {
-  const { rows } = await pool.query<SweepRun>('SELECT * FROM sweep_runs WHERE id = $1', [id]);
-  return rows[0] ? normalise(rows[0]) : null;
+/**
+ * `db` is Prisma, or (from src/sweep/run.ts, still on pg) the pool Prisma rides on: either way
+ * the statements run through Prisma.
+ */
+export async function getSweepRun(db: AnyDb, id: string): Promise<SweepRun | null> {
+  const row = await requirePrisma(db).sweepRun.findUnique({ where: { id } });
+  return row ? normalise(row) : null;
 }
 
 /** The queued or running sweep, if any (at most one: a partial unique index says so). */
-export async function activeSweepRun(pool: Pool): Promise<SweepRun | null> {
-  const { rows } = await pool.query<SweepRun>(
-    `SELECT * FROM sweep_runs WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT 1`,
-  );
-  return rows[0] ? normalise(rows[0]) : null;
+export async function activeSweepRun(db: AnyDb): Promise<SweepRun | null> {
+  const row = await requirePrisma(db).sweepRun.findFirst({
+    where: { status: { in: ['queued', 'running'] } },
+    orderBy: { created_at: 'asc' },
+  });
+  return row ? normalise(row) : null;
 }
 
-export async function latestSweepRuns(pool: Pool, limit = 20): Promise<SweepRun[]> {
-  const { rows } = await pool.query<SweepRun>(
-    'SELECT * FROM sweep_runs ORDER BY created_at DESC LIMIT $1',
-    [limit],
-  );
+export async function latestSweepRuns(db: AnyDb, limit = 20): Promise<SweepRun[]> {
+  const rows = await requirePrisma(db).sweepRun.findMany({
+    orderBy: { created_at: 'desc' },
+    take: limit,
+  });
   return rows.map(normalise);
 }
 
@@ -103,26 +119,26 @@ export async function latestSweepRuns(pool: Pool, limit = 20): Promise<SweepRun[
  * process, because the partial unique index admits only one queued/running row.
  */
 export async function createOrGetActiveSweep(
-  pool: Pool,
+  db: AnyDb,
   input: { trigger: SweepTrigger; account?: string | null; since?: Date | null },
 ): Promise<{ run: SweepRun; created: boolean }> {
+  const prisma = requirePrisma(db);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const { rows } = await pool.query<SweepRun>(
-        `INSERT INTO sweep_runs (id, status, trigger, account, since, cursor)
-         VALUES ($1, 'queued', $2, $3, $4, $5) RETURNING *`,
-        [
-          newSweepId(),
-          input.trigger,
-          input.account ?? null,
-          input.since ?? null,
-          JSON.stringify(initialCursor()),
-        ],
-      );
-      return { run: normalise(rows[0]!), created: true };
+      const row = await prisma.sweepRun.create({
+        data: {
+          id: newSweepId(),
+          status: 'queued',
+          trigger: input.trigger,
+          account: input.account ?? null,
+          since: input.since ?? null,
+          cursor: initialCursor() as unknown as Prisma.InputJsonObject,
+        },
+      });
+      return { run: normalise(row), created: true };
     } catch (err) {
-      if ((err as { code?: string }).code !== '23505') throw err;
-      const active = await activeSweepRun(pool);
+      if (sqlState(err) !== '23505') throw err;
+      const active = await activeSweepRun(prisma);
       if (active) return { run: active, created: false };
       // It finished between our insert and our read: try again.
     }
@@ -130,12 +146,11 @@ export async function createOrGetActiveSweep(
   throw new Error('could not create a sweep run: the active one keeps changing');
 }
 
-export async function markRunning(pool: Pool, id: string): Promise<SweepRun | null> {
-  const { rows } = await pool.query<SweepRun>(
-    `UPDATE sweep_runs SET status = 'running', started_at = COALESCE(started_at, now()), heartbeat_at = now(), error = NULL
-      WHERE id = $1 AND status IN ('queued', 'running') RETURNING *`,
-    [id],
-  );
+/** Timestamps below are the database clock (`now()`), as the reports' boundaries are. */
+export async function markRunning(db: AnyDb, id: string): Promise<SweepRun | null> {
+  const rows = await requirePrisma(db).$queryRaw<Row[]>`
+    UPDATE sweep_runs SET status = 'running', started_at = COALESCE(started_at, now()), heartbeat_at = now(), error = NULL
+     WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *`;
   return rows[0] ? normalise(rows[0]) : null;
 }
 
@@ -151,53 +166,43 @@ export interface ProgressDelta {
 
 /** Saves the cursor and adds the counters of one page, in one statement (they move together). */
 export async function saveProgress(
-  pool: Pool,
+  db: AnyDb,
   id: string,
   cursor: SweepCursor,
   d: ProgressDelta = {},
 ): Promise<SweepRun> {
-  const { rows } = await pool.query<SweepRun>(
-    `UPDATE sweep_runs SET cursor = $2,
-        pages_fetched = pages_fetched + $3, objects_fetched = objects_fetched + $4,
-        events_recovered = events_recovered + $5,
-        units_total = COALESCE($6, units_total), units_done = COALESCE($7, units_done),
-        mismatches_opened = mismatches_opened + $8, mismatches_resolved = mismatches_resolved + $9,
+  const rows = await requirePrisma(db).$queryRaw<Row[]>`
+    UPDATE sweep_runs SET cursor = ${JSON.stringify(cursor)}::jsonb,
+        pages_fetched = pages_fetched + ${d.pages ?? 0}::int,
+        objects_fetched = objects_fetched + ${d.objects ?? 0}::int,
+        events_recovered = events_recovered + ${d.events ?? 0}::int,
+        units_total = COALESCE(${d.unitsTotal ?? null}::int, units_total),
+        units_done = COALESCE(${d.unitsDone ?? null}::int, units_done),
+        mismatches_opened = mismatches_opened + ${d.opened ?? 0}::int,
+        mismatches_resolved = mismatches_resolved + ${d.resolved ?? 0}::int,
         heartbeat_at = now()
-      WHERE id = $1 RETURNING *`,
-    [
-      id,
-      JSON.stringify(cursor),
-      d.pages ?? 0,
-      d.objects ?? 0,
-      d.events ?? 0,
-      d.unitsTotal ?? null,
-      d.unitsDone ?? null,
-      d.opened ?? 0,
-      d.resolved ?? 0,
-    ],
-  );
+      WHERE id = ${id} RETURNING *`;
   return normalise(rows[0]!);
 }
 
 export async function finishRun(
-  pool: Pool,
+  db: AnyDb,
   id: string,
   outcome:
     | { status: 'completed'; reportId: string; cursor: SweepCursor }
     | { status: 'failed'; error: string },
 ): Promise<SweepRun> {
-  const { rows } =
+  const prisma = requirePrisma(db);
+  const rows =
     outcome.status === 'completed'
-      ? await pool.query<SweepRun>(
-          `UPDATE sweep_runs SET status = 'completed', finished_at = now(), heartbeat_at = now(), report_id = $2,
-                  cursor = $3, error = NULL
-            WHERE id = $1 RETURNING *`,
-          [id, outcome.reportId, JSON.stringify(outcome.cursor)],
-        )
-      : await pool.query<SweepRun>(
-          `UPDATE sweep_runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 RETURNING *`,
-          [id, outcome.error.slice(0, 2000)],
-        );
+      ? await prisma.$queryRaw<Row[]>`
+          UPDATE sweep_runs SET status = 'completed', finished_at = now(), heartbeat_at = now(),
+                 report_id = ${outcome.reportId}, cursor = ${JSON.stringify(outcome.cursor)}::jsonb,
+                 error = NULL
+           WHERE id = ${id} RETURNING *`
+      : await prisma.$queryRaw<Row[]>`
+          UPDATE sweep_runs SET status = 'failed', finished_at = now(), error = ${outcome.error.slice(0, 2000)}
+           WHERE id = ${id} RETURNING *`;
   const run = normalise(rows[0]!);
   // Observed where the run ends, by the process that ended it (the scrape-time gauges in
   // src/scrape-metrics.ts report the last completed run from every replica).
@@ -208,8 +213,11 @@ export async function finishRun(
   return run;
 }
 
-export async function noteError(pool: Pool, id: string, error: string): Promise<void> {
-  await pool.query('UPDATE sweep_runs SET error = $2 WHERE id = $1', [id, error.slice(0, 2000)]);
+export async function noteError(db: AnyDb, id: string, error: string): Promise<void> {
+  await requirePrisma(db).sweepRun.updateMany({
+    where: { id },
+    data: { error: error.slice(0, 2000) },
+  });
 }
 
 /** The run as `GET /api/reconcile/runs/:id` shows it. */

@@ -68,7 +68,7 @@ export async function startSweepWorker(
     async (job: Job<SweepJobData>) => {
       const runId =
         job.data.run_id ??
-        (await createOrGetActiveSweep(rt.pool, { trigger: job.data.trigger ?? 'cron' })).run.id;
+        (await createOrGetActiveSweep(rt.prisma, { trigger: job.data.trigger ?? 'cron' })).run.id;
       try {
         const r = await executeSweep(rt, runId, {
           signal: aborter.signal,
@@ -82,7 +82,7 @@ export async function startSweepWorker(
         if (err instanceof StripeKeyError) throw new UnrecoverableError(err.message);
         const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) {
-          await finishRun(rt.pool, runId, {
+          await finishRun(rt.prisma, runId, {
             status: 'failed',
             error: (err as Error).message,
           }).catch(() => {});
@@ -106,7 +106,7 @@ export async function startSweepWorker(
 
   // A run left active by a dead process (or queued while Redis was away): queue it again.
   try {
-    const active = await activeSweepRun(rt.pool);
+    const active = await activeSweepRun(rt.prisma);
     if (active) {
       await enqueueSweepRun(rt, active.id, true);
       log.info(

@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 
 export { Prisma };
 export type { PrismaClient };
@@ -83,6 +83,26 @@ export async function rawExecute(db: AnyDb, sql: Prisma.Sql): Promise<number> {
   const p = prismaOf(db);
   if (p) return p.$executeRaw(sql);
   return (await (db as PgQueryable).query(sql.text, sql.values)).rowCount ?? 0;
+}
+
+/**
+ * A pg-style `query` for the pg-only hot-path helpers that a cold path must run inside its own
+ * transaction (today `touchUnits`, src/reconciliation/outbox.ts, whose intent must commit with
+ * the change): a pg client is used as is; on Prisma, the helper's constant statement runs with its
+ * parameters still bound (`$1`…), its rows unread. Goes once those helpers take a {@link Db}.
+ */
+export function pgStatementsOn(db: AnyDb): Pick<PoolClient, 'query'> {
+  const p = prismaOf(db);
+  if (!p) return db as unknown as Pick<PoolClient, 'query'>;
+  const run = async (
+    textOrConfig: string | { text: string; values?: unknown[] },
+    values?: unknown[],
+  ) => {
+    const q = typeof textOrConfig === 'string' ? { text: textOrConfig, values } : textOrConfig;
+    const rowCount = await p.$executeRawUnsafe(q.text, ...(q.values ?? []));
+    return { rows: [], rowCount };
+  };
+  return { query: run as unknown as PoolClient['query'] };
 }
 
 /** The SQLSTATE of a failed statement, from pg or from Prisma's driver adapter. */

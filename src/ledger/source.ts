@@ -2,7 +2,7 @@ import type { LedgerEntry, NormalizedStatus, ReversalKind } from '../domain/type
 import type { Logger } from '../log/logger.js';
 import type { Runtime } from '../runtime.js';
 import { LEDGER_COLUMNS, validateLedgerEntry } from './schema.js';
-import type { Queryable } from './units.js';
+import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
 
 /**
  * Where the reconciler reads the platform's ledger from. It does not care which:
@@ -16,18 +16,20 @@ import type { Queryable } from './units.js';
  */
 export interface LedgerSource {
   readonly kind: 'table' | 'view';
+  // `db` is Prisma, or a pg pool/client from the hot paths still on pg (load.ts reads inside its
+  // pg transaction): one tagged statement runs on either.
   /**
    * Candidate entries of some units: `parent_id` ∈ keys, or `stripe_id` ∈ keys ∪ `reversalIds`.
    * The caller assigns each to its unit (a projected reversal's parent wins over `parent_id`).
    */
   entriesForUnits(
-    db: Queryable,
+    db: AnyDb,
     keys: readonly string[],
     reversalIds: readonly string[],
   ): Promise<LedgerEntry[]>;
   /** Every (stripe_id, parent_id) pair, for the full sweep's list of units. */
   unitCandidates(
-    db: Queryable,
+    db: AnyDb,
   ): Promise<Array<{ kind: string; stripe_id: string | null; parent_id: string | null }>>;
 }
 
@@ -54,14 +56,15 @@ interface TableRow {
 export class TableLedgerSource implements LedgerSource {
   readonly kind = 'table' as const;
 
-  async entriesForUnits(db: Queryable, keys: readonly string[], reversalIds: readonly string[]) {
+  async entriesForUnits(db: AnyDb, keys: readonly string[], reversalIds: readonly string[]) {
     if (keys.length === 0 && reversalIds.length === 0) return [];
-    const { rows } = await db.query<TableRow>(
-      `SELECT id, kind, stripe_id, parent_id, amount, currency, expected_status, account,
+    const rows = await rawRows<TableRow>(
+      db,
+      Prisma.sql`SELECT id, kind, stripe_id, parent_id, amount, currency, expected_status, account,
               occurred_at, metadata, created_at, updated_at
        FROM ledger_entries
-       WHERE parent_id = ANY($1::text[]) OR stripe_id = ANY($1::text[]) OR stripe_id = ANY($2::text[])`,
-      [keys, reversalIds],
+       WHERE parent_id = ANY(${keys}::text[]) OR stripe_id = ANY(${keys}::text[])
+          OR stripe_id = ANY(${reversalIds}::text[])`,
     );
     return rows.map((r): LedgerEntry => ({
       id: r.id,
@@ -79,19 +82,17 @@ export class TableLedgerSource implements LedgerSource {
     }));
   }
 
-  async unitCandidates(db: Queryable) {
-    const { rows } = await db.query<{
-      kind: string;
-      stripe_id: string | null;
-      parent_id: string | null;
-    }>('SELECT DISTINCT kind, stripe_id, parent_id FROM ledger_entries');
-    return rows;
+  async unitCandidates(db: AnyDb) {
+    return rawRows<{ kind: string; stripe_id: string | null; parent_id: string | null }>(
+      db,
+      Prisma.sql`SELECT DISTINCT kind, stripe_id, parent_id FROM ledger_entries`,
+    );
   }
 }
 
 export class ViewLedgerSource implements LedgerSource {
   readonly kind = 'view' as const;
-  private readonly relation: string;
+  private readonly relation: Prisma.Sql;
 
   /** `name` is `[schema.]identifier`, already checked by the config schema; quoted here anyway. */
   constructor(
@@ -101,19 +102,23 @@ export class ViewLedgerSource implements LedgerSource {
     if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) {
       throw new Error(`LEDGER_SQL_VIEW "${name}" is not a [schema.]name identifier`);
     }
-    this.relation = name
-      .split('.')
-      .map((p) => `"${p}"`)
-      .join('.');
+    // Checked just above to be [schema.]identifier: the one piece of SQL that is not a parameter.
+    this.relation = Prisma.raw(
+      name
+        .split('.')
+        .map((p) => `"${p}"`)
+        .join('.'),
+    );
   }
 
-  async entriesForUnits(db: Queryable, keys: readonly string[], reversalIds: readonly string[]) {
+  async entriesForUnits(db: AnyDb, keys: readonly string[], reversalIds: readonly string[]) {
     if (keys.length === 0 && reversalIds.length === 0) return [];
     // SELECT * so that optional columns (account, metadata, updated_at, …) may be absent.
-    const { rows } = await db.query<Record<string, unknown>>(
-      `SELECT * FROM ${this.relation}
-       WHERE parent_id = ANY($1::text[]) OR stripe_id = ANY($1::text[]) OR stripe_id = ANY($2::text[])`,
-      [keys, reversalIds],
+    const rows = await rawRows<Record<string, unknown>>(
+      db,
+      Prisma.sql`SELECT * FROM ${this.relation}
+       WHERE parent_id = ANY(${keys}::text[]) OR stripe_id = ANY(${keys}::text[])
+          OR stripe_id = ANY(${reversalIds}::text[])`,
     );
     const out: LedgerEntry[] = [];
     for (const row of rows) {
@@ -123,15 +128,12 @@ export class ViewLedgerSource implements LedgerSource {
     return out;
   }
 
-  async unitCandidates(db: Queryable) {
-    const { rows } = await db.query<{
-      kind: string;
-      stripe_id: string | null;
-      parent_id: string | null;
-    }>(
-      `SELECT DISTINCT kind::text AS kind, stripe_id::text AS stripe_id, parent_id::text AS parent_id FROM ${this.relation}`,
+  async unitCandidates(db: AnyDb) {
+    return rawRows<{ kind: string; stripe_id: string | null; parent_id: string | null }>(
+      db,
+      Prisma.sql`SELECT DISTINCT kind::text AS kind, stripe_id::text AS stripe_id, parent_id::text AS parent_id
+        FROM ${this.relation}`,
     );
-    return rows;
   }
 
   private toEntry(row: Record<string, unknown>): LedgerEntry | null {

@@ -1,9 +1,9 @@
-import { inTransaction, type PoolClient } from '../db/pool.js';
+import { Prisma, pgStatementsOn, rawRows, transaction, type AnyDb } from '../db/prisma.js';
 import { wakeReconcile, type UnitRef } from '../reconciliation/enqueue.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LedgerEntryInput } from './schema.js';
-import { projectedParents, type Queryable } from './units.js';
+import { projectedParents } from './units.js';
 
 export const LEDGER_SOURCES = ['api', 'csv', 'sql'] as const;
 export type LedgerSourceName = (typeof LEDGER_SOURCES)[number];
@@ -23,15 +23,15 @@ export interface UpsertOutcome {
  * differs; `source` alone never counts as a change. Ids must be unique within one call (the API and the CSV import enforce it).
  */
 export async function upsertLedgerEntries(
-  rt: Pick<Runtime, 'pool' | 'queues' | 'log'> & Partial<Pick<Runtime, 'redis'>>,
+  rt: Pick<Runtime, 'prisma' | 'queues' | 'log'> & Partial<Pick<Runtime, 'redis'>>,
   entries: readonly LedgerEntryInput[],
   source: LedgerSourceName,
 ): Promise<UpsertOutcome> {
   if (entries.length === 0) return { results: [], units: [] };
   // Sorted by id so concurrent overlapping batches lock rows in one order (no deadlocks).
   const sorted = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const { written, refs } = await inTransaction(rt.pool, (c) =>
-    writeLedgerEntries(c, sorted, source),
+  const { written, refs } = await transaction(rt.prisma, (tx) =>
+    writeLedgerEntries(tx, sorted, source),
   );
 
   const results = entries.map((e) => {
@@ -48,30 +48,30 @@ export async function upsertLedgerEntries(
 /**
  * The write itself, in the caller's transaction (the CSV import writes every chunk of a file in
  * one): upserts the entries and marks their units in the reconcile outbox. `entries` must be
- * sorted by id.
+ * sorted by id. `db` is a Prisma transaction, or a pg client inside `inTransaction` (the CSV import).
  */
 export async function writeLedgerEntries(
-  c: PoolClient,
+  db: AnyDb,
   sorted: readonly LedgerEntryInput[],
   source: LedgerSourceName,
 ): Promise<{ written: Map<string, boolean>; refs: UnitRef[] }> {
   const ids = sorted.map((e) => e.id);
-  const prev = await c.query<{
+  const prev = await rawRows<{
     id: string;
     kind: string;
     stripe_id: string | null;
     parent_id: string | null;
   }>(
-    'SELECT id, kind, stripe_id, parent_id FROM ledger_entries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
-    [ids],
+    db,
+    Prisma.sql`SELECT id, kind, stripe_id, parent_id FROM ledger_entries
+                WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`,
   );
-  const written = await writeRows(c, sorted, source);
-  const stripeIds = [
-    ...sorted.map((e) => e.stripe_id),
-    ...prev.rows.map((r) => r.stripe_id),
-  ].filter((s): s is string => !!s);
-  const parents = await projectedParents(c, stripeIds);
-  const previous = new Map(prev.rows.map((r) => [r.id, r]));
+  const written = await writeRows(db, sorted, source);
+  const stripeIds = [...sorted.map((e) => e.stripe_id), ...prev.map((r) => r.stripe_id)].filter(
+    (s): s is string => !!s,
+  );
+  const parents = await projectedParents(db, stripeIds);
+  const previous = new Map(prev.map((r) => [r.id, r]));
 
   const units = new Map<string, UnitRef>();
   const add = (kind: string, key: string | null | undefined) => {
@@ -95,7 +95,7 @@ export async function writeLedgerEntries(
   }
   const refs = [...units.values()];
   await touchUnits(
-    c,
+    pgStatementsOn(db),
     refs.map((u) => u.key),
   );
   return { written, refs };
@@ -108,21 +108,26 @@ export async function writeLedgerEntries(
  * `xmax = 0` is true only for a freshly inserted tuple.
  */
 async function writeRows(
-  c: Queryable,
+  db: AnyDb,
   entries: readonly LedgerEntryInput[],
   source: LedgerSourceName,
 ): Promise<Map<string, boolean>> {
   const col = <T>(f: (e: LedgerEntryInput) => T) => entries.map(f);
-  const { rows } = await c.query<{ id: string; inserted: boolean }>(
-    `INSERT INTO ledger_entries AS t
+  const rows = await rawRows<{ id: string; inserted: boolean }>(
+    db,
+    Prisma.sql`INSERT INTO ledger_entries AS t
        (id, kind, stripe_id, parent_id, amount, currency, expected_status, expected_status_raw,
         account, occurred_at, metadata, source, created_at, updated_at)
      SELECT u.id, u.kind, u.stripe_id, u.parent_id, u.amount, u.currency, u.expected_status,
             u.expected_status_raw, u.account,
-            (to_timestamp(u.occurred_ms / 1000.0))::timestamptz(3), u.metadata::jsonb, $12,
+            (to_timestamp(u.occurred_ms / 1000.0))::timestamptz(3), u.metadata::jsonb, ${source}::text,
             now(), now()
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                 $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[])
+     FROM unnest(${col((e) => e.id)}::text[], ${col((e) => e.kind)}::text[],
+                 ${col((e) => e.stripe_id)}::text[], ${col((e) => e.parent_id)}::text[],
+                 ${col((e) => e.amount)}::bigint[], ${col((e) => e.currency)}::text[],
+                 ${col((e) => e.expected_status)}::text[], ${col((e) => e.expected_status_raw)}::text[],
+                 ${col((e) => e.account)}::text[], ${col((e) => e.occurred_at)}::float8[],
+                 ${col((e) => JSON.stringify(e.metadata))}::text[])
           AS u(id, kind, stripe_id, parent_id, amount, currency, expected_status,
                expected_status_raw, account, occurred_ms, metadata)
      ON CONFLICT (id) DO UPDATE SET
@@ -138,20 +143,6 @@ async function writeRows(
             EXCLUDED.currency, EXCLUDED.expected_status, EXCLUDED.expected_status_raw,
             EXCLUDED.account, EXCLUDED.occurred_at, EXCLUDED.metadata)
      RETURNING t.id, (t.xmax = 0) AS inserted`,
-    [
-      col((e) => e.id),
-      col((e) => e.kind),
-      col((e) => e.stripe_id),
-      col((e) => e.parent_id),
-      col((e) => e.amount),
-      col((e) => e.currency),
-      col((e) => e.expected_status),
-      col((e) => e.expected_status_raw),
-      col((e) => e.account),
-      col((e) => e.occurred_at),
-      col((e) => JSON.stringify(e.metadata)),
-      source,
-    ],
   );
   return new Map(rows.map((r) => [r.id, r.inserted]));
 }

@@ -1,6 +1,6 @@
 import { stripeLookupFor, type PendingLookup } from '../domain/lookup.js';
 import type { ReconUnit, ReversalKind } from '../domain/types.js';
-import type { Queryable } from '../ledger/units.js';
+import { Prisma, rawExecute, rawRows, type AnyDb } from '../db/prisma.js';
 
 /**
  * The durable table behind "confirm before raising" (`stripe_lookups`, one row per reversal id or
@@ -26,16 +26,16 @@ export interface LookupRow {
 
 const ms = (x: number) => x / 1000; // to_timestamp takes seconds
 
+// Every function takes Prisma, or a pg pool/client from the hot paths still on pg (reconcile-units.ts
+// and load.ts run these inside their pg transaction): one tagged statement runs on either.
+
 /**
  * Schedules the lookups the reconciler asked for (one INSERT, in key order so concurrent
  * batches lock rows in one order). Rows are only written when something changes: a pending row
  * never tried may become due earlier; a pending row in backoff keeps its backoff; an answered row
  * is asked again only if its answer is older than the entry that needs it.
  */
-export async function scheduleLookups(
-  db: Queryable,
-  lookups: readonly PendingLookup[],
-): Promise<void> {
+export async function scheduleLookups(db: AnyDb, lookups: readonly PendingLookup[]): Promise<void> {
   if (lookups.length === 0) return;
   const byKey = new Map<string, PendingLookup>();
   for (const l of lookups) {
@@ -54,11 +54,15 @@ export async function scheduleLookups(
   }
   const rows = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const col = <T>(f: (l: PendingLookup) => T) => rows.map(([, l]) => f(l));
-  await db.query(
-    `INSERT INTO stripe_lookups AS t (target, account, type, kind, parent_id, due_at, needed_since)
+  await rawExecute(
+    db,
+    Prisma.sql`INSERT INTO stripe_lookups AS t (target, account, type, kind, parent_id, due_at, needed_since)
      SELECT u.target, u.account, u.type, u.kind, u.parent_id,
             to_timestamp(u.due)::timestamptz(3), to_timestamp(u.since)::timestamptz(3)
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[])
+       FROM unnest(${col((l) => l.target.id)}::text[], ${col((l) => l.target.account ?? '')}::text[],
+                   ${col((l) => l.target.type)}::text[], ${col((l) => l.target.kind)}::text[],
+                   ${col((l) => (l.target.type === 'reversal' ? l.target.parentId : null))}::text[],
+                   ${col((l) => ms(l.dueAtMs))}::float8[], ${col((l) => ms(l.neededSinceMs))}::float8[])
             AS u(target, account, type, kind, parent_id, due, since)
      ON CONFLICT (target, account) DO UPDATE SET
        status = 'pending',
@@ -73,15 +77,6 @@ export async function scheduleLookups(
             AND ((t.attempts = 0 AND EXCLUDED.due_at < t.due_at) OR EXCLUDED.needed_since > t.needed_since
                  OR (t.parent_id IS NULL AND EXCLUDED.parent_id IS NOT NULL)))
         OR (t.status <> 'pending' AND (t.checked_at IS NULL OR t.checked_at < EXCLUDED.needed_since))`,
-    [
-      col((l) => l.target.id),
-      col((l) => l.target.account ?? ''),
-      col((l) => l.target.type),
-      col((l) => l.target.kind),
-      col((l) => (l.target.type === 'reversal' ? l.target.parentId : null)),
-      col((l) => ms(l.dueAtMs)),
-      col((l) => ms(l.neededSinceMs)),
-    ],
   );
 }
 
@@ -90,22 +85,22 @@ export async function scheduleLookups(
  * mid-lookup only delays them; SKIP LOCKED lets several workers claim side by side.
  */
 export async function claimDueLookups(
-  db: Queryable,
+  db: AnyDb,
   nowMs: number,
   leaseUntilMs: number,
   limit: number,
 ): Promise<LookupRow[]> {
-  const { rows } = await db.query<LookupRow>(
-    `UPDATE stripe_lookups AS t
-        SET due_at = to_timestamp($2)::timestamptz(3), attempts = t.attempts + 1, updated_at = now()
+  return rawRows<LookupRow>(
+    db,
+    Prisma.sql`UPDATE stripe_lookups AS t
+        SET due_at = to_timestamp(${ms(leaseUntilMs)}::float8)::timestamptz(3), attempts = t.attempts + 1,
+            updated_at = now()
        FROM (SELECT target, account FROM stripe_lookups
-              WHERE status = 'pending' AND due_at <= to_timestamp($1)
-              ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) AS c
+              WHERE status = 'pending' AND due_at <= to_timestamp(${ms(nowMs)}::float8)
+              ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED) AS c
       WHERE t.target = c.target AND t.account = c.account
       RETURNING t.target, t.account, t.type, t.kind, t.parent_id, t.attempts`,
-    [ms(nowMs), ms(leaseUntilMs), limit],
   );
-  return rows;
 }
 
 export interface LookupOutcome {
@@ -121,7 +116,7 @@ export interface LookupOutcome {
  * "Stripe has nothing more than what is now projected": a 404, or a parent whose reversals were
  * all projected. A found reversal clears it. */
 export async function recordLookups(
-  db: Queryable,
+  db: AnyDb,
   outcomes: readonly LookupOutcome[],
   nowMs: number,
 ): Promise<void> {
@@ -131,29 +126,26 @@ export async function recordLookups(
     a.target < b.target ? -1 : a.target > b.target ? 1 : a.account < b.account ? -1 : 1,
   );
   const col = <T>(f: (o: LookupOutcome) => T) => sorted.map(f);
-  await db.query(
-    `UPDATE stripe_lookups AS t SET
+  const now = ms(nowMs);
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE stripe_lookups AS t SET
        status = u.status,
        checked_at = CASE WHEN u.status IN ('pending', 'settled') THEN t.checked_at
-                         ELSE to_timestamp($5)::timestamptz(3) END,
+                         ELSE to_timestamp(${now}::float8)::timestamptz(3) END,
        absent_at = CASE WHEN u.status IN ('pending', 'settled') THEN t.absent_at
-                        WHEN u.status = 'absent' OR t.type = 'parent' THEN to_timestamp($5)::timestamptz(3)
+                        WHEN u.status = 'absent' OR t.type = 'parent' THEN to_timestamp(${now}::float8)::timestamptz(3)
                         ELSE NULL END,
        due_at = CASE WHEN u.status = 'pending' THEN to_timestamp(u.retry)::timestamptz(3) ELSE t.due_at END,
        attempts = CASE WHEN u.status = 'pending' THEN t.attempts ELSE 0 END,
        last_error = u.error,
        updated_at = now()
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $6::text[])
+     FROM unnest(${col((o) => o.target)}::text[], ${col((o) => o.account)}::text[],
+                 ${col((o) => o.status)}::text[],
+                 ${col((o) => (o.retryAtMs === undefined ? null : ms(o.retryAtMs)))}::float8[],
+                 ${col((o) => o.error ?? null)}::text[])
           AS u(target, account, status, retry, error)
      WHERE t.target = u.target AND t.account = u.account`,
-    [
-      col((o) => o.target),
-      col((o) => o.account),
-      col((o) => o.status),
-      col((o) => (o.retryAtMs === undefined ? null : ms(o.retryAtMs))),
-      ms(nowMs),
-      col((o) => o.error ?? null),
-    ],
   );
 }
 
@@ -161,10 +153,7 @@ export async function recordLookups(
  * Gives each ledger entry of the units its `absentConfirmedAtMs` (null when Stripe has not been
  * asked, or did not say "absent"), for the target the domain would ask about. One query.
  */
-export async function attachConfirmations(
-  db: Queryable,
-  units: readonly ReconUnit[],
-): Promise<void> {
+export async function attachConfirmations(db: AnyDb, units: readonly ReconUnit[]): Promise<void> {
   const wanted: Array<{ entry: ReconUnit['ledger'][number]; key: string }> = [];
   for (const u of units) {
     const projected = new Set(u.reversals.map((r) => r.id));
@@ -176,12 +165,14 @@ export async function attachConfirmations(
   }
   if (wanted.length === 0) return;
   const keys = [...new Set(wanted.map((w) => w.key))];
-  const { rows } = await db.query<{ target: string; account: string; absent_at: Date }>(
-    `SELECT t.target, t.account, t.absent_at FROM stripe_lookups t
-       JOIN unnest($1::text[], $2::text[]) AS k(target, account)
+  const targets = keys.map((k) => k.split('\u0000')[0]);
+  const accounts = keys.map((k) => k.split('\u0000')[1]);
+  const rows = await rawRows<{ target: string; account: string; absent_at: Date }>(
+    db,
+    Prisma.sql`SELECT t.target, t.account, t.absent_at FROM stripe_lookups t
+       JOIN unnest(${targets}::text[], ${accounts}::text[]) AS k(target, account)
          ON t.target = k.target AND t.account = k.account
       WHERE t.absent_at IS NOT NULL`,
-    [keys.map((k) => k.split('\u0000')[0]), keys.map((k) => k.split('\u0000')[1])],
   );
   const at = new Map(rows.map((r) => [`${r.target}\u0000${r.account}`, r.absent_at.getTime()]));
   for (const w of wanted) w.entry.absentConfirmedAtMs = at.get(w.key) ?? null;
@@ -196,13 +187,15 @@ export async function attachConfirmations(
  * account the sweep listed.
  */
 export async function confirmAbsentAfterSweep(
-  db: Queryable,
+  db: AnyDb,
   listedFromMs: number,
   /** The accounts the sweep listed (null: the platform). Entries on others are not confirmed. */
   accounts: ReadonlyArray<string | null>,
 ): Promise<number> {
-  const { rowCount } = await db.query(
-    `WITH named AS (
+  const listedFrom = ms(listedFromMs);
+  return rawExecute(
+    db,
+    Prisma.sql`WITH named AS (
        SELECT DISTINCT ON (target, account) target, account, type, kind, parent_id, since
          FROM (
            SELECT e.stripe_id AS target, COALESCE(e.account, '') AS account, 'reversal' AS type,
@@ -218,19 +211,18 @@ export async function confirmAbsentAfterSweep(
              FROM ledger_entries e
             WHERE e.stripe_id IS NULL AND e.parent_id IS NOT NULL
          ) AS x
-        WHERE since <= to_timestamp($1) AND account = ANY($2::text[])
+        WHERE since <= to_timestamp(${listedFrom}::float8)
+          AND account = ANY(${accounts.map((a) => a ?? '')}::text[])
         ORDER BY target, account, since DESC
      )
      INSERT INTO stripe_lookups AS t
        (target, account, type, kind, parent_id, status, due_at, needed_since, checked_at, absent_at)
-     SELECT target, account, type, kind, parent_id, 'absent', to_timestamp($1), since,
-            to_timestamp($1), to_timestamp($1)
+     SELECT target, account, type, kind, parent_id, 'absent', to_timestamp(${listedFrom}::float8), since,
+            to_timestamp(${listedFrom}::float8), to_timestamp(${listedFrom}::float8)
        FROM named ORDER BY target, account
      ON CONFLICT (target, account) DO UPDATE SET
        status = 'absent', checked_at = EXCLUDED.checked_at, absent_at = EXCLUDED.absent_at,
        attempts = 0, last_error = NULL, updated_at = now()
      WHERE t.absent_at IS NULL OR t.absent_at < EXCLUDED.absent_at`,
-    [ms(listedFromMs), accounts.map((a) => a ?? '')],
   );
-  return rowCount ?? 0;
 }

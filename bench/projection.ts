@@ -60,7 +60,7 @@ export interface ProjectionResult {
   }>;
 }
 
-async function preload(
+export async function preload(
   pool: pg.Pool,
   prefix: string | null,
   data: ReturnType<typeof projectionDataset>,
@@ -389,7 +389,7 @@ async function bareBaseline(n: number, log: (m: string) => void) {
         { reconcileDebounceMs: 0 },
       );
       for (;;) {
-        const claimed = await claimDueUnits(rt.pool, 200);
+        const claimed = await claimDueUnits(rt.prisma, 200);
         if (claimed.length === 0) break;
         await reconcileUnits(
           rt,

@@ -140,15 +140,56 @@ const TRANSIENT_STRIPE = new Set([
 ]);
 
 /**
+ * The SQLSTATE of a database error, from pg (`code`) or from Prisma (a raw query's driver-adapter
+ * error keeps Postgres's code as `originalCode`), or null.
+ */
+export function sqlState(err: unknown): string | null {
+  const e = err as {
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
+    cause?: { originalCode?: unknown };
+  } | null;
+  if (!e || typeof e !== 'object') return null;
+  const fromPrisma = e.meta?.driverAdapterError?.cause?.originalCode ?? e.cause?.originalCode;
+  if (typeof fromPrisma === 'string' && /^[0-9A-Z]{5}$/.test(fromPrisma)) return fromPrisma;
+  // A Prisma error's own `code` is Prisma's (P1001, P2010…), not Postgres's.
+  if ('clientVersion' in e) return null;
+  if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  return null;
+}
+
+// Prisma's codes for "could not reach or keep the database": can't reach (P1001), timed out
+// (P1002, P1008), server closed the connection (P1017), no pool connection in time (P2024),
+// transaction expired or closed under us (P2028).
+const TRANSIENT_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
+// The driver adapter's own words for the same, on a raw query (P2010).
+const TRANSIENT_ADAPTER_KIND = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TransactionWriteConflict',
+]);
+
+/**
  * Whether an error is about the infrastructure (retry the same work later) rather than about the
  * work itself (retrying it unchanged fails again). A batch that fails transiently is retried
  * whole; one that fails otherwise is split until the culprit stands alone.
  */
 export function isTransientError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const e = err as Error & { code?: unknown; type?: unknown; cause?: unknown };
-  if (typeof e.code === 'string' && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_NET.has(e.code)))
+  const e = err as Error & {
+    code?: unknown;
+    type?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: { cause?: { kind?: unknown } } };
+  };
+  const state = sqlState(err);
+  if (state && TRANSIENT_SQLSTATE.test(state)) return true;
+  if (typeof e.code === 'string' && (TRANSIENT_NET.has(e.code) || TRANSIENT_PRISMA.has(e.code)))
     return true;
+  const kind = e.meta?.driverAdapterError?.cause?.kind;
+  if (typeof kind === 'string' && TRANSIENT_ADAPTER_KIND.has(kind)) return true;
   if (typeof e.type === 'string' && TRANSIENT_STRIPE.has(e.type)) return true;
   if (TRANSIENT_MESSAGE.test(e.message)) return true;
   return e.cause instanceof Error && e.cause !== err ? isTransientError(e.cause) : false;

@@ -29,7 +29,7 @@ export interface Stoppable {
  * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
  */
 export async function startupChecks(rt: Runtime): Promise<void> {
-  const pending = await pendingMigrations(rt.pool).catch((err: unknown) => {
+  const pending = await pendingMigrations(rt.prisma).catch((err: unknown) => {
     throw postgresUnavailable(rt.config.DATABASE_URL, err);
   });
   if (pending.length) {

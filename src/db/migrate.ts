@@ -3,6 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { sqlState } from '../errors.js';
+import { Prisma, rawRows, type AnyDb } from './prisma.js';
 import { MigrationError, postgresUnavailable } from '../errors.js';
 
 /**
@@ -146,22 +148,19 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-/** The newest migration applied, for the startup schema-version check. */
-export async function pendingMigrations(
-  client: pg.Pool | pg.Client,
-  dir?: string,
-): Promise<string[]> {
+/** The migrations not applied yet, for the startup schema-version check (through Prisma). */
+export async function pendingMigrations(db: AnyDb, dir?: string): Promise<string[]> {
   const migrations = await readMigrations(dir);
-  const { rows } = await client
-    .query<{ migration_name: string }>(
-      'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
-    )
-    .catch((err: { code?: string }) => {
-      // No bookkeeping table yet: nothing applied. Anything else (Postgres unreachable, no such
-      // database, no permission) is not "behind on migrations" and must say what it is.
-      if (err.code === '42P01') return { rows: [] as { migration_name: string }[] };
-      throw err;
-    });
+  const rows = await rawRows<{ migration_name: string }>(
+    db,
+    Prisma.sql`SELECT migration_name FROM "_prisma_migrations"
+                WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  ).catch((err: unknown) => {
+    // No bookkeeping table yet: nothing applied. Anything else (Postgres unreachable, no such
+    // database, no permission) is not "behind on migrations" and must say what it is.
+    if (sqlState(err) === '42P01') return [] as { migration_name: string }[];
+    throw err;
+  });
   const done = new Set(rows.map((r) => r.migration_name));
   return migrations.map((m) => m.name).filter((n) => !done.has(n));
 }

@@ -12,6 +12,10 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
     connectionString,
     max,
     application_name: 'recon',
+    // Prisma sends a Date parameter as a timestamp without a zone, which Postgres reads in the
+    // session's TimeZone: every connection of ours is UTC, so an instant stays that instant
+    // whatever the server's default zone is.
+    options: '-c TimeZone=UTC',
     // A Postgres that does not answer must not hang a request or a job forever.
     connectionTimeoutMillis: 10_000,
   });

@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import type { Pool, PoolClient } from './pool.js';
+import { sqlState } from '../errors.js';
+import { inTransaction, type Pool } from './pool.js';
 
 export { Prisma };
 export type { PrismaClient };
@@ -85,36 +86,7 @@ export async function rawExecute(db: AnyDb, sql: Prisma.Sql): Promise<number> {
   return (await (db as PgQueryable).query(sql.text, sql.values)).rowCount ?? 0;
 }
 
-/**
- * A pg-style `query` for the pg-only hot-path helpers that a cold path must run inside its own
- * transaction (today `touchUnits`, src/reconciliation/outbox.ts, whose intent must commit with
- * the change): a pg client is used as is; on Prisma, the helper's constant statement runs with its
- * parameters still bound (`$1`…), its rows unread. Goes once those helpers take a {@link Db}.
- */
-export function pgStatementsOn(db: AnyDb): Pick<PoolClient, 'query'> {
-  const p = prismaOf(db);
-  if (!p) return db as unknown as Pick<PoolClient, 'query'>;
-  const run = async (
-    textOrConfig: string | { text: string; values?: unknown[] },
-    values?: unknown[],
-  ) => {
-    const q = typeof textOrConfig === 'string' ? { text: textOrConfig, values } : textOrConfig;
-    const rowCount = await p.$executeRawUnsafe(q.text, ...(q.values ?? []));
-    return { rows: [], rowCount };
-  };
-  return { query: run as unknown as PoolClient['query'] };
-}
-
-/** The SQLSTATE of a failed statement, from pg or from Prisma's driver adapter. */
-export function sqlState(err: unknown): string | undefined {
-  const e = err as {
-    code?: unknown;
-    meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } };
-  } | null;
-  const original = e?.meta?.driverAdapterError?.cause?.originalCode;
-  if (typeof original === 'string') return original;
-  return typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
-}
+export { sqlState };
 
 export interface PrismaTransactionOptions {
   isolationLevel?: Prisma.TransactionIsolationLevel;
@@ -127,6 +99,15 @@ export interface PrismaTransactionOptions {
   retries?: number;
   /** Longest the transaction may run, ms. @defaultValue 60_000 */
   timeout?: number;
+  /** Settings for this transaction only, e.g. `DERIVED_WRITES` (src/db/pool.ts). */
+  settings?: Readonly<Record<string, string>>;
+}
+
+/** `SET LOCAL` for each setting, in one statement (set_config(…, true) takes bind parameters). */
+function setLocal(settings: Readonly<Record<string, string>>): Prisma.Sql | null {
+  const pairs = Object.entries(settings);
+  if (pairs.length === 0) return null;
+  return Prisma.sql`SELECT ${Prisma.join(pairs.map(([k, v]) => Prisma.sql`set_config(${k}, ${v}, true)`))}`;
 }
 
 /** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
@@ -141,11 +122,13 @@ export async function transaction<T>(
   fn: (tx: Prisma.TransactionClient) => Promise<T>,
   opts: PrismaTransactionOptions = {},
 ): Promise<T> {
+  const settings = setLocal(opts.settings ?? {});
   for (let attempt = 0; ; attempt++) {
     try {
       return await prisma.$transaction(
         async (tx) => {
           if (opts.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
+          if (settings) await tx.$executeRaw(settings);
           return fn(tx);
         },
         {
@@ -160,4 +143,17 @@ export async function transaction<T>(
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
     }
   }
+}
+
+/**
+ * `transaction` on the Prisma client, or `inTransaction` on a bare pg pool: only the projection
+ * write path takes either, so that `npm run bench` can run it both ways in one run and print what
+ * Prisma costs there (docs/performance.md). Everything in the product passes the Prisma client.
+ */
+export function transactionOn<T>(
+  db: PrismaClient | Pool,
+  fn: (tx: AnyDb) => Promise<T>,
+  opts: Pick<PrismaTransactionOptions, 'retries' | 'settings'> = {},
+): Promise<T> {
+  return '$transaction' in db ? transaction(db, fn, opts) : inTransaction(db, fn, opts);
 }

@@ -1,9 +1,9 @@
-import { inTransaction } from '../db/pool.js';
+import { transaction } from '../db/prisma.js';
 import { isTransientError } from '../errors.js';
 import { OutageLog } from '../log/outage.js';
 import { relayEnqueuedTotal } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import { INBOX } from './statements.js';
+import { relayClaim, relayMark } from './statements.js';
 import { addEventJobs, redisReady, type EventJobSource } from '../queue/producer.js';
 
 /**
@@ -51,10 +51,6 @@ export interface InboxRelay {
   stop(): Promise<void>;
 }
 
-interface RelayRow extends EventJobSource {
-  stuck: boolean;
-}
-
 /** A Redis step failed: the page's transaction rolls back and the pass ends early. */
 class RedisStepError extends Error {}
 
@@ -78,19 +74,18 @@ export async function relayInboxOnce(
     }
     let claimed = 0;
     try {
-      claimed = await inTransaction(rt.pool, async (c) => {
-        const { rows } = await c.query<RelayRow>(INBOX.relayClaim, [
-          minAgeMs,
-          stuckAfterMs,
-          pageSize,
-        ]);
+      claimed = await transaction(rt.prisma, async (c) => {
+        const rows = await relayClaim(c, minAgeMs, stuckAfterMs, pageSize);
         if (rows.length === 0) return 0;
         try {
           await addEventJobs(queue, rt.redis, rows, timeoutMs);
         } catch (err) {
           throw new RedisStepError((err as Error).message, { cause: err });
         }
-        await c.query(INBOX.relayMark, [rows.map((r) => r.id)]);
+        await relayMark(
+          c,
+          rows.map((r) => r.id),
+        );
         const stuck = rows.filter((r) => r.stuck).length;
         result.added += rows.length - stuck;
         result.readded += stuck;

@@ -1,6 +1,6 @@
 import { addEventJobs, type EventJobSource } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
-import { INBOX } from './statements.js';
+import { replayPage, requeue } from './statements.js';
 
 export interface ReplayInboxOptions {
   /** Rows received at or after this time. */
@@ -13,8 +13,6 @@ export interface ReplayInboxOptions {
   redisTimeoutMs?: number;
   onProgress?: (done: number) => void;
 }
-
-type ReplayRow = EventJobSource & { received_at: Date };
 
 export interface ReplayInboxResult {
   /** Rows re-enqueued. */
@@ -35,19 +33,21 @@ export async function replayInbox(
   const result: ReplayInboxResult = { enqueued: 0 };
   let after: { at: Date; id: string } | null = null;
   for (;;) {
-    const { rows }: { rows: ReplayRow[] } = await rt.pool.query<ReplayRow>(INBOX.replayPage, [
-      opts.since,
-      opts.includeIgnored ?? false,
-      after?.at ?? null,
-      after?.id ?? null,
-      pageSize,
-    ]);
+    const rows = await replayPage(rt.prisma, {
+      since: opts.since,
+      includeIgnored: opts.includeIgnored ?? false,
+      after,
+      limit: pageSize,
+    });
     if (rows.length === 0) break;
     await addEventJobs(rt.queues.events, rt.redis, rows, timeoutMs);
-    await rt.pool.query(INBOX.requeue, [rows.map((r) => r.id)]);
+    await requeue(
+      rt.prisma,
+      rows.map((r) => r.id),
+    );
     result.enqueued += rows.length;
     opts.onProgress?.(result.enqueued);
-    const last: ReplayRow = rows[rows.length - 1]!;
+    const last = rows[rows.length - 1]!;
     after = { at: last.received_at, id: last.id };
     if (rows.length < pageSize) break;
   }

@@ -1,4 +1,4 @@
-import type { PoolClient } from '../db/pool.js';
+import { Prisma, rawExecute, rawRows, type AnyDb } from '../db/prisma.js';
 import { errorText } from '../errors.js';
 
 /**
@@ -15,93 +15,192 @@ import { errorText } from '../errors.js';
 export const INBOX_STATUSES = ['pending', 'processed', 'ignored', 'failed'] as const;
 export type InboxStatus = (typeof INBOX_STATUSES)[number];
 
-type Db = Pick<PoolClient, 'query'>;
+/** A row as the receiver verified it, before it is stored. */
+export interface InboxInsert {
+  id: string;
+  type: string;
+  account: string | null;
+  livemode: boolean;
+  apiVersion: string | null;
+  created: number;
+  payload: string;
+  status: InboxStatus;
+}
 
-export const INBOX = {
-  /**
-   * The receiver's flush: one statement inserts the whole batch (unnest of column arrays, so the
-   * text is constant and prepared once per connection) and, being a single statement, commits on
-   * return. ON CONFLICT DO NOTHING + RETURNING tells which ids were new; the rest are duplicates.
-   * It also stamps `enqueued_at` on earlier events whose jobs were added since the last flush
-   * ($10), so under load marking them costs no extra commit (a WAL flush each).
-   */
-  insertBatch: `
+/**
+ * The receiver's flush: one statement inserts the whole batch (unnest of column arrays) and,
+ * being a single statement, commits on return. ON CONFLICT DO NOTHING + RETURNING tells which ids
+ * were new; the rest are duplicates. It also stamps `enqueued_at` on earlier events whose jobs were
+ * added since the last flush (`marks`), so under load marking them costs no extra commit (a WAL
+ * flush each). Returns the ids inserted.
+ */
+export async function insertBatch(
+  db: AnyDb,
+  items: readonly InboxInsert[],
+  source: string,
+  marks: readonly string[],
+): Promise<Set<string>> {
+  const col = <T>(f: (e: InboxInsert) => T) => items.map(f);
+  const rows = await rawRows<{ id: string }>(
+    db,
+    Prisma.sql`
 WITH marked AS (
   UPDATE stripe_events SET enqueued_at = now()
-   WHERE id = ANY($10::text[]) AND enqueued_at IS NULL
+   WHERE id = ANY(${marks}::text[]) AND enqueued_at IS NULL
 )
 INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, status, source)
-SELECT u.id, u.type, u.account, u.livemode, u.api_version, u.created, u.payload, u.status, $9
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::int8[], $7::text[], $8::text[])
+SELECT u.id, u.type, u.account, u.livemode, u.api_version, u.created, u.payload, u.status, ${source}
+  FROM unnest(${col((e) => e.id)}::text[], ${col((e) => e.type)}::text[],
+              ${col((e) => e.account)}::text[], ${col((e) => e.livemode)}::bool[],
+              ${col((e) => e.apiVersion)}::text[], ${col((e) => e.created)}::int8[],
+              ${col((e) => e.payload)}::text[], ${col((e) => e.status)}::text[])
        AS u(id, type, account, livemode, api_version, created, payload, status)
 ON CONFLICT (id) DO NOTHING
 RETURNING id`,
-  /** When no insert is coming to carry them. Only rows still unmarked: the relay may have stamped them. */
-  markEnqueued: `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[]) AND enqueued_at IS NULL`,
-  /** The relay's page: pending rows never enqueued (older than $1 ms) or enqueued over $2 ms ago. */
-  relayClaim: `
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** When no insert is coming to carry them. Only rows still unmarked: the relay may have stamped them. */
+export async function markEnqueued(db: AnyDb, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE stripe_events SET enqueued_at = now()
+                WHERE id = ANY(${ids}::text[]) AND enqueued_at IS NULL`,
+  );
+}
+
+export interface RelayRow {
+  id: string;
+  /** Enqueued before, yet still pending: its job may have been lost. */
+  stuck: boolean;
+}
+
+/**
+ * The relay's page, in the caller's transaction (rows stay locked until it commits): pending rows
+ * never enqueued (older than `minAgeMs`) or enqueued over `stuckAfterMs` ago.
+ */
+export function relayClaim(
+  db: AnyDb,
+  minAgeMs: number,
+  stuckAfterMs: number,
+  limit: number,
+): Promise<RelayRow[]> {
+  return rawRows<RelayRow>(
+    db,
+    Prisma.sql`
 SELECT id, enqueued_at IS NOT NULL AS stuck
   FROM stripe_events
  WHERE status = 'pending'
-   AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => $1::float8 / 1000))
-        OR enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
+   AND ((enqueued_at IS NULL AND received_at < now() - make_interval(secs => ${minAgeMs}::float8 / 1000))
+        OR enqueued_at < now() - make_interval(secs => ${stuckAfterMs}::float8 / 1000))
  ORDER BY received_at
- LIMIT $3
+ LIMIT ${limit}
    FOR UPDATE SKIP LOCKED`,
-  relayMark: `UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY($1::text[])`,
-  /** `recon replay --inbox`: a page of rows received since $1, keyset-paged. */
-  replayPage: `SELECT id, received_at
+  );
+}
+
+/** The relay enqueued these rows. */
+export async function relayMark(db: AnyDb, ids: readonly string[]): Promise<void> {
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE stripe_events SET enqueued_at = now() WHERE id = ANY(${ids}::text[])`,
+  );
+}
+
+export interface ReplayRow {
+  id: string;
+  received_at: Date;
+}
+
+/** `recon replay --inbox`: a page of rows received since `since`, keyset-paged after `after`. */
+export function replayPage(
+  db: AnyDb,
+  opts: {
+    since: Date;
+    includeIgnored: boolean;
+    after: { at: Date; id: string } | null;
+    limit: number;
+  },
+): Promise<ReplayRow[]> {
+  const after = opts.after
+    ? Prisma.sql`AND (received_at, id) > (${opts.after.at}::timestamptz, ${opts.after.id}::text)`
+    : Prisma.empty;
+  return rawRows<ReplayRow>(
+    db,
+    Prisma.sql`SELECT id, received_at
          FROM stripe_events
-        WHERE received_at >= $1
-          AND ($2::bool OR status <> 'ignored')
-          AND ($3::timestamptz IS NULL OR (received_at, id) > ($3::timestamptz, $4::text))
+        WHERE received_at >= ${opts.since}::timestamptz
+          AND (${opts.includeIgnored}::bool OR status <> 'ignored')
+          ${after}
         ORDER BY received_at, id
-        LIMIT $5`,
-  /** Rows of a replay go back to pending with a fresh enqueued_at. */
-  requeue: `UPDATE stripe_events SET status = 'pending', enqueued_at = now()
-             WHERE id = ANY($1::text[]) AND status <> 'ignored'`,
-  /** In the projection's transaction: the events are projected (or ignored), with it. */
-  markApplied: `UPDATE "stripe_events"
-                   SET "status" = CASE WHEN "id" = ANY($2::text[]) THEN 'ignored' ELSE 'processed' END,
-                       "processed_at" = now(), "attempts" = "attempts" + 1, "last_error" = NULL
-                 WHERE "id" = ANY($1::text[])`,
-  payloads: `SELECT "id", "payload" FROM "stripe_events" WHERE "id" = ANY($1::text[])`,
-} as const;
+        LIMIT ${opts.limit}`,
+  );
+}
+
+/** Rows of a replay go back to pending with a fresh enqueued_at. */
+export async function requeue(db: AnyDb, ids: readonly string[]): Promise<void> {
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE stripe_events SET status = 'pending', enqueued_at = now()
+                WHERE id = ANY(${ids}::text[]) AND status <> 'ignored'`,
+  );
+}
+
+/** In the projection's transaction: the events are projected (or ignored), with it. */
+export async function markApplied(
+  db: AnyDb,
+  ids: readonly string[],
+  ignoredIds: readonly string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE "stripe_events"
+                  SET "status" = CASE WHEN "id" = ANY(${ignoredIds}::text[]) THEN 'ignored' ELSE 'processed' END,
+                      "processed_at" = now(), "attempts" = "attempts" + 1, "last_error" = NULL
+                WHERE "id" = ANY(${ids}::text[])`,
+  );
+}
 
 /** Rows that can never be projected as they are: `failed`, with the reason. */
-export async function markFailed(db: Db, ids: readonly string[], err: unknown): Promise<void> {
+export async function markFailed(db: AnyDb, ids: readonly string[], err: unknown): Promise<void> {
   if (ids.length === 0) return;
-  await db.query(
-    `UPDATE "stripe_events" SET "status" = 'failed', "last_error" = $2, "attempts" = "attempts" + 1
-      WHERE "id" = ANY($1::text[])`,
-    [ids, errorText(err)],
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE "stripe_events" SET "status" = 'failed', "last_error" = ${errorText(err)},
+                      "attempts" = "attempts" + 1
+                WHERE "id" = ANY(${ids}::text[])`,
   );
 }
 
 /** A failed attempt that will be retried: counted and explained, the status left as it is. */
-export async function noteAttempt(db: Db, ids: readonly string[], err: unknown): Promise<void> {
+export async function noteAttempt(db: AnyDb, ids: readonly string[], err: unknown): Promise<void> {
   if (ids.length === 0) return;
-  await db.query(
-    `UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = $2
-      WHERE "id" = ANY($1::text[]) AND "status" <> 'processed'`,
-    [ids, errorText(err)],
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE "stripe_events" SET "attempts" = "attempts" + 1, "last_error" = ${errorText(err)}
+                WHERE "id" = ANY(${ids}::text[]) AND "status" <> 'processed'`,
   );
 }
 
 /** The raw JSON of the events, by id, in one query. */
-export async function loadPayloads(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+export async function loadPayloads(
+  db: AnyDb,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const { rows } = await db.query<{ id: string; payload: string }>({
-    name: 'inbox_payloads_v1',
-    text: INBOX.payloads,
-    values: [ids],
-  });
+  const rows = await rawRows<{ id: string; payload: string }>(
+    db,
+    Prisma.sql`SELECT "id", "payload" FROM "stripe_events" WHERE "id" = ANY(${ids}::text[])`,
+  );
   return new Map(rows.map((r) => [r.id, r.payload]));
 }
 
 /** Events fetched from Stripe by a sweep or a replay, stored as pending; returns the new ids. */
 export async function insertFetched(
-  db: Db,
+  db: AnyDb,
   events: ReadonlyArray<{
     id: string;
     type: string;
@@ -114,14 +213,14 @@ export async function insertFetched(
   source: string,
 ): Promise<Set<string>> {
   if (events.length === 0) return new Set();
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, source, status, enqueued_at)
-     SELECT e.id, e.type, e.account, e.livemode, e.api_version, e.created, e.payload, $2, 'pending', now()
-       FROM jsonb_to_recordset($1::jsonb) AS e(id text, type text, account text, livemode boolean,
+  const rows = await rawRows<{ id: string }>(
+    db,
+    Prisma.sql`INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, source, status, enqueued_at)
+     SELECT e.id, e.type, e.account, e.livemode, e.api_version, e.created, e.payload, ${source}, 'pending', now()
+       FROM jsonb_to_recordset(${JSON.stringify(events)}::jsonb) AS e(id text, type text, account text, livemode boolean,
             api_version text, created bigint, payload text)
      ON CONFLICT (id) DO NOTHING
      RETURNING id`,
-    [JSON.stringify(events), source],
   );
   return new Set(rows.map((r) => r.id));
 }

@@ -5,7 +5,7 @@ import { parse, type Info } from 'csv-parse';
 import type { Runtime } from '../runtime.js';
 import { LEDGER_COLUMNS, validateLedgerEntry, type LedgerEntryInput } from './schema.js';
 import { writeLedgerEntries, type LedgerSourceName } from './store.js';
-import { inTransaction } from '../db/pool.js';
+import { transaction } from '../db/prisma.js';
 import { InputFileError, ReconError } from '../errors.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 
@@ -80,7 +80,7 @@ interface Row {
 }
 
 export async function importLedgerCsv(
-  rt: Pick<Runtime, 'pool' | 'queues' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'queues' | 'log'>,
   input: CsvInput,
   opts: CsvImportOptions = {},
 ): Promise<CsvImportResult> {
@@ -146,35 +146,40 @@ export async function importLedgerCsv(
   // run takes the same path and rolls back at the end: whether a row would be created, updated
   // or left unchanged is decided by the same upsert, so the two can never disagree.
   const units = new Set<string>();
-  await inTransaction(rt.pool, async (c) => {
-    let chunk: Row[] = [];
-    let done = 0;
-    const flush = async () => {
-      if (chunk.length === 0) return;
-      const sorted = chunk
-        .map((r) => r.entry)
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const { written, refs } = await writeLedgerEntries(c, sorted, opts.source ?? 'csv');
-      for (const e of sorted) {
-        const w = written.get(e.id);
-        result[w === undefined ? 'unchanged' : w ? 'created' : 'updated']++;
-      }
-      for (const u of refs) units.add(u.key);
-      done += chunk.length;
-      chunk = [];
-      opts.onProgress?.({ phase: 'write', rows: done, totalRows: validRows });
-    };
-    await readRows(open, {
-      onError: () => {},
-      onRow: async (line, r) => {
-        if (!r.ok || badLines.has(line)) return;
-        chunk.push({ line, entry: r.entry });
-        if (chunk.length >= chunkSize) await flush();
-      },
-    });
-    await flush();
-    if (opts.dryRun) throw new DryRunRollback();
-  }).catch((err: Error) => {
+  await transaction(
+    rt.prisma,
+    async (c) => {
+      let chunk: Row[] = [];
+      let done = 0;
+      const flush = async () => {
+        if (chunk.length === 0) return;
+        const sorted = chunk
+          .map((r) => r.entry)
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const { written, refs } = await writeLedgerEntries(c, sorted, opts.source ?? 'csv');
+        for (const e of sorted) {
+          const w = written.get(e.id);
+          result[w === undefined ? 'unchanged' : w ? 'created' : 'updated']++;
+        }
+        for (const u of refs) units.add(u.key);
+        done += chunk.length;
+        chunk = [];
+        opts.onProgress?.({ phase: 'write', rows: done, totalRows: validRows });
+      };
+      await readRows(open, {
+        onError: () => {},
+        onRow: async (line, r) => {
+          if (!r.ok || badLines.has(line)) return;
+          chunk.push({ line, entry: r.entry });
+          if (chunk.length >= chunkSize) await flush();
+        },
+      });
+      await flush();
+      if (opts.dryRun) throw new DryRunRollback();
+      // A bulk import is one transaction by design (all or nothing): it may take minutes.
+    },
+    { timeout: 3_600_000 },
+  ).catch((err: Error) => {
     if (err instanceof DryRunRollback) return;
     throw new ReconError(
       `${opts.dryRun ? 'dry run' : 'import'} failed, nothing was written: ${err.message}`,

@@ -1,4 +1,4 @@
-import { Prisma, pgStatementsOn, rawRows, transaction, type AnyDb } from '../db/prisma.js';
+import { Prisma, rawRows, transaction, type AnyDb } from '../db/prisma.js';
 import { wakeReconcile, type UnitRef } from '../reconciliation/enqueue.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import type { Runtime } from '../runtime.js';
@@ -95,7 +95,7 @@ export async function writeLedgerEntries(
   }
   const refs = [...units.values()];
   await touchUnits(
-    pgStatementsOn(db),
+    db,
     refs.map((u) => u.key),
   );
   return { written, refs };

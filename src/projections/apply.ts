@@ -1,6 +1,7 @@
-import { INBOX } from '../inbox/statements.js';
+import { markApplied } from '../inbox/statements.js';
 import type Stripe from 'stripe';
-import { DERIVED_WRITES, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { DERIVED_WRITES, type Pool } from '../db/pool.js';
+import { transactionOn, type AnyDb, type PrismaClient } from '../db/prisma.js';
 import { ReconError } from '../errors.js';
 import type { ReversalKind } from '../domain/types.js';
 import {
@@ -231,7 +232,7 @@ class BatchRows {
    * the intent to reconcile commits with the change or not at all. The outbox comes last so its
    * row locks are held for the shortest time.
    */
-  async write(c: PoolClient, debounceMs?: number): Promise<Record<string, number>> {
+  async write(c: AnyDb, debounceMs?: number): Promise<Record<string, number>> {
     const changed: Record<string, number> = {};
     for (const table of TABLE_ORDER) {
       changed[table] = await upsertRows(c, table, this[table].values());
@@ -301,7 +302,7 @@ function units(rows: BatchRows): TouchedUnit[] {
  * Throws InvalidEventError (before writing anything) if an event cannot be projected.
  */
 export async function applyEvents(
-  pool: Pool,
+  db: PrismaClient | Pool,
   stripe: Stripe | null,
   events: ReadonlyArray<Stripe.Event | EventLike>,
   opts: ApplyOptions = {},
@@ -323,11 +324,11 @@ export async function applyEvents(
   }
   const listed = await listTruncated(stripe, rows, opts.now ?? Date.now);
   const ids = [...processedIds, ...ignoredIds].sort();
-  const changed = await inTransaction(
-    pool,
+  const changed = await transactionOn(
+    db,
     async (c) => {
       const changed = await rows.write(c, opts.reconcileDebounceMs);
-      if (ids.length > 0) await c.query(INBOX.markApplied, [ids, ignoredIds]);
+      await markApplied(c, ids, ignoredIds);
       return changed;
     },
     { retries: opts.maxTxRetries ?? 5, settings: DERIVED_WRITES },
@@ -369,7 +370,7 @@ export interface ApplySnapshotsOptions extends ApplyOptions {
  * guarded SQL as events, ordered by (fetch time ms, `sweep:<runId>`).
  */
 export async function applySnapshots(
-  pool: Pool,
+  db: PrismaClient | Pool,
   items: readonly SnapshotItem[],
   opts: ApplySnapshotsOptions,
 ): Promise<ApplyResult> {
@@ -393,7 +394,7 @@ export async function applySnapshots(
     }
   }
   const listed = await listTruncated(opts.stripe ?? null, rows, now);
-  const changed = await inTransaction(pool, (c) => rows.write(c, opts.reconcileDebounceMs), {
+  const changed = await transactionOn(db, (c) => rows.write(c, opts.reconcileDebounceMs), {
     retries: opts.maxTxRetries ?? 5,
     settings: DERIVED_WRITES,
   });

@@ -84,21 +84,21 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   const pgOutage = new OutageLog(log, 'postgres', 'events are not projected; their jobs retry');
 
   const markFailed = (ids: string[], err: unknown) =>
-    markInboxFailed(rt.pool, ids, err).catch((e: unknown) =>
+    markInboxFailed(rt.prisma, ids, err).catch((e: unknown) =>
       log.warn({ err: e, eventIds: ids }, 'could not mark inbox rows failed'),
     );
 
   const noteAttempt = (ids: string[], err: unknown) =>
-    noteInboxAttempt(rt.pool, ids, err).catch(() => {});
+    noteInboxAttempt(rt.prisma, ids, err).catch(() => {});
 
   /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
-  const inboxPayloads = (ids: string[]) => loadPayloads(rt.pool, ids);
+  const inboxPayloads = (ids: string[]) => loadPayloads(rt.prisma, ids);
 
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {
     const endTimer = projectionBatchSeconds.startTimer();
     const r = await applyEvents(
-      rt.pool,
+      rt.prisma,
       stripe,
       items.map((i) => i.event),
       { reconcileDebounceMs: debounceMs },

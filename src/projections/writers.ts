@@ -1,4 +1,4 @@
-import type { PoolClient } from '../db/pool.js';
+import { Prisma, rawExecute, rawRows, type AnyDb } from '../db/prisma.js';
 import { NORMALIZED_STATUSES, REVERSAL_KINDS } from '../domain/types.js';
 import { statusRank } from '../domain/status.js';
 import type {
@@ -38,7 +38,7 @@ const STATUS_WINS = (t: string) =>
 
 const q = (name: string) => `"${name}"`;
 
-export function upsertSql(table: string, columns: readonly Column[]): string {
+function upsertSql(table: string, columns: readonly Column[]): string {
   const t = 't';
   const names = columns.map(([n]) => q(n)).join(', ');
   const recordset = columns.map(([n, type]) => `${q(n)} ${type}`).join(', ');
@@ -184,9 +184,19 @@ export const TABLES = {
 
 export type ProjectionTable = keyof typeof TABLES;
 
+/**
+ * A generated statement with one parameter, `$1`: the text around it is ours (built from the
+ * column lists above), the value travels as a bind parameter.
+ */
+function withParam(text: string): (value: unknown) => Prisma.Sql {
+  const [head, tail, ...more] = text.split('$1');
+  if (tail === undefined || more.length > 0) throw new Error('expected exactly one $1');
+  return (value) => Prisma.sql`${Prisma.raw(head!)}${value}${Prisma.raw(tail)}`;
+}
+
 const SQL = Object.fromEntries(
-  Object.entries(TABLES).map(([table, cols]) => [table, upsertSql(table, cols)]),
-) as Record<ProjectionTable, string>;
+  Object.entries(TABLES).map(([table, cols]) => [table, withParam(upsertSql(table, cols))]),
+) as Record<ProjectionTable, (rowsJson: string) => Prisma.Sql>;
 
 export interface RowsByTable {
   transfers: TransferRow[];
@@ -208,13 +218,12 @@ export const TABLE_ORDER = [
 ] as const satisfies readonly ProjectionTable[];
 
 export async function upsertRows(
-  c: PoolClient,
+  db: AnyDb,
   table: ProjectionTable,
   rows: readonly object[],
 ): Promise<number> {
   if (rows.length === 0) return 0;
-  const r = await c.query(SQL[table], [JSON.stringify(rows)]);
-  return r.rowCount ?? 0;
+  return rawExecute(db, SQL[table](JSON.stringify(rows)));
 }
 
 /** Rank of (object_type, to_status) in SQL, generated from status.ts so nothing is duplicated. */
@@ -224,7 +233,7 @@ const RANK_CASE = `CASE object_type || ':' || to_status ${REVERSAL_KINDS.flatMap
   ),
 ).join(' ')} ELSE 0 END`;
 
-const HISTORY_INSERT = `INSERT INTO "status_history" AS h
+const HISTORY_INSERT = withParam(`INSERT INTO "status_history" AS h
   ("object_type", "object_id", "to_status", "to_status_raw", "event_id", "event_created")
 SELECT "object_type", "object_id", "to_status", "to_status_raw", "event_id", "event_created"
 FROM jsonb_to_recordset($1::jsonb) AS x("object_type" text, "object_id" text, "to_status" text,
@@ -235,14 +244,14 @@ ON CONFLICT ("object_id", "to_status") DO UPDATE SET
   "event_id" = EXCLUDED."event_id", "event_created" = EXCLUDED."event_created"
 WHERE EXCLUDED."event_created" < h."event_created"
    OR (EXCLUDED."event_created" = h."event_created" AND EXCLUDED."event_id" COLLATE "C" < h."event_id" COLLATE "C")
-RETURNING "object_id"`;
+RETURNING "object_id"`);
 
 /**
  * `from_status` is not "what this event moved from" (that depends on delivery order) but the
  * previous observed status by lifecycle rank, then first observation — a pure function of the
  * rows, recomputed for the touched objects after every insert.
  */
-const HISTORY_RELINK = `UPDATE "status_history" h SET "from_status" = p.prev
+const HISTORY_RELINK = withParam(`UPDATE "status_history" h SET "from_status" = p.prev
 FROM (
   SELECT "id", lag("to_status") OVER (
     PARTITION BY "object_id" ORDER BY ${RANK_CASE}, "event_created", "event_id" COLLATE "C"
@@ -252,16 +261,16 @@ FROM (
     SELECT "id", "object_type", "object_id", "to_status", "event_created", "event_id" FROM "status_history"
      WHERE "object_id" = o."oid" OFFSET 0) AS s
 ) p
-WHERE h."id" = p."id" AND h."from_status" IS DISTINCT FROM p.prev`;
+WHERE h."id" = p."id" AND h."from_status" IS DISTINCT FROM p.prev`);
 
-export async function upsertHistory(c: PoolClient, rows: readonly HistoryRow[]): Promise<void> {
+export async function upsertHistory(db: AnyDb, rows: readonly HistoryRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const changed = await c.query<{ object_id: string }>(HISTORY_INSERT, [JSON.stringify(rows)]);
+  const changed = await rawRows<{ object_id: string }>(db, HISTORY_INSERT(JSON.stringify(rows)));
   // Only objects whose history gained or changed a row can have a different chain. The
   // projection row upserted earlier in this transaction is locked until commit, so no other
   // writer can add a row for the same object between this relink and the commit.
-  const ids = [...new Set(changed.rows.map((r) => r.object_id))];
-  if (ids.length > 0) await c.query(HISTORY_RELINK, [ids]);
+  const ids = [...new Set(changed.map((r) => r.object_id))];
+  if (ids.length > 0) await rawExecute(db, HISTORY_RELINK(ids));
 }
 
 export const HISTORY_ORDER_SQL = RANK_CASE;

@@ -1,13 +1,13 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DatabaseError } from 'pg';
-import type { Pool } from '../db/pool.js';
+import type { AnyDb } from '../db/prisma.js';
 import { InboxUnavailableError, isTransientError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { inboxBatchSize, inboxEnqueueFailuresTotal } from '../metrics.js';
 import { addEventJobs, withTimeout } from '../queue/producer.js';
 import { OutageLog } from '../log/outage.js';
-import { INBOX } from '../inbox/statements.js';
+import { insertBatch, markEnqueued } from '../inbox/statements.js';
 import type { EventJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import type { InboxEvent } from './event-envelope.js';
@@ -45,7 +45,7 @@ export interface InboxWriterOptions {
 }
 
 export interface InboxWriterDeps {
-  pool: Pool;
+  db: AnyDb;
   queue: Queue<EventJobData>;
   redis: Redis;
   log: Logger;
@@ -153,23 +153,7 @@ export class InboxWriter {
   }
 
   async #insert(items: InboxEvent[], marks: string[] = []): Promise<Set<string>> {
-    const { rows } = await this.#deps.pool.query<{ id: string }>({
-      name: 'inbox_insert_v1',
-      text: INBOX.insertBatch,
-      values: [
-        items.map((e) => e.id),
-        items.map((e) => e.type),
-        items.map((e) => e.account),
-        items.map((e) => e.livemode),
-        items.map((e) => e.apiVersion),
-        items.map((e) => e.created),
-        items.map((e) => e.payload),
-        items.map((e) => e.status),
-        this.#source,
-        marks,
-      ],
-    });
-    return new Set(rows.map((r) => r.id));
+    return insertBatch(this.#deps.db, items, this.#source, marks);
   }
 
   async #flush(items: InboxEvent[]): Promise<FlushResult[]> {
@@ -270,8 +254,7 @@ export class InboxWriter {
     if (this.#markFlush) return this.#markFlush.then(() => this.#flushMarks());
     const ids = this.#marks.splice(0);
     if (ids.length === 0) return Promise.resolve();
-    const p = this.#deps.pool
-      .query(INBOX.markEnqueued, [ids])
+    const p = markEnqueued(this.#deps.db, ids)
       .then(
         () => undefined,
         (err: Error) => {
@@ -292,7 +275,7 @@ export class InboxWriter {
 export function createInboxWriter(rt: Runtime, opts: InboxWriterOptions = {}): InboxWriter {
   return new InboxWriter(
     {
-      pool: rt.pool,
+      db: rt.prisma,
       queue: rt.queues.events,
       redis: rt.redis,
       log: rt.log.child({ component: 'inbox' }),

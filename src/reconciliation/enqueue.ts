@@ -49,12 +49,12 @@ export function wakeReconcile(rt: Pick<Runtime, 'queues'> & Partial<Pick<Runtime
  * Postgres does, since the outbox is the record.
  */
 export async function enqueueReconcile(
-  rt: Pick<Runtime, 'pool' | 'queues'> & Partial<Pick<Runtime, 'redis'>>,
+  rt: Pick<Runtime, 'prisma' | 'queues'> & Partial<Pick<Runtime, 'redis'>>,
   units: readonly UnitRef[],
   debounceMs = RECONCILE_DEBOUNCE_MS,
 ): Promise<number> {
   const n = await touchUnits(
-    rt.pool,
+    rt.prisma,
     units.map((u) => u.key),
     debounceMs,
   );

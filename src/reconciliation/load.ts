@@ -6,7 +6,8 @@ import type {
   TransferSnapshot,
 } from '../domain/types.js';
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
-import { kindOfKey, projectedParents, unitKeyOf, type Queryable } from '../ledger/units.js';
+import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
+import { kindOfKey, projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { attachConfirmations } from './lookup-store.js';
 
@@ -45,41 +46,40 @@ interface TransferRow {
  * its stale mismatches resolve.
  */
 export async function loadUnits(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   keys: readonly string[],
   source: LedgerSource = ledgerSourceFor(rt),
 ): Promise<ReconUnit[]> {
-  return loadUnitsWith(rt.pool, source, keys);
+  return loadUnitsWith(rt.prisma, source, keys);
 }
 
 export async function loadUnitsWith(
-  db: Queryable,
+  db: AnyDb,
   source: LedgerSource,
   keys: readonly string[],
 ): Promise<ReconUnit[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
-  const [transfers, reversals] = await Promise.all([
-    db.query<TransferRow>(
-      `SELECT id, account, amount, amount_reversed, currency, created, updated_at FROM transfers WHERE id = ANY($1::text[])`,
-      [unique],
-    ),
-    db.query<ReversalRow>(
-      `SELECT 'transfer_reversal' AS kind, id, transfer AS parent, account, amount, currency, status,
+  // One statement after the other: a transaction is one connection, which runs one at a time.
+  const transfers = await rawRows<TransferRow>(
+    db,
+    Prisma.sql`SELECT id, account, amount, amount_reversed, currency, created, updated_at
+                 FROM transfers WHERE id = ANY(${unique}::text[])`,
+  );
+  const reversals = await rawRows<ReversalRow>(
+    db,
+    Prisma.sql`SELECT 'transfer_reversal' AS kind, id, transfer AS parent, account, amount, currency, status,
               NULL::text AS status_raw, created, metadata, NULL::boolean AS initial_credit_granted
-         FROM transfer_reversals WHERE transfer = ANY($1::text[])
+         FROM transfer_reversals WHERE transfer = ANY(${unique}::text[])
        UNION ALL
        SELECT 'credit_reversal', id, received_credit, account, amount, currency, status, status_raw,
               created, metadata, NULL
-         FROM credit_reversals WHERE received_credit = ANY($1::text[])
+         FROM credit_reversals WHERE received_credit = ANY(${unique}::text[])
        UNION ALL
        SELECT 'debit_reversal', id, received_debit, account, amount, currency, status, status_raw,
               created, metadata, initial_credit_granted
-         FROM debit_reversals WHERE received_debit = ANY($1::text[])`,
-      [unique],
-    ),
-  ]);
-  // pg runs one query at a time per client; Promise.all only saves round-trip latency on a pool.
+         FROM debit_reversals WHERE received_debit = ANY(${unique}::text[])`,
+  );
 
   const units = new Map<string, ReconUnit>();
   for (const key of unique) {
@@ -91,12 +91,12 @@ export async function loadUnitsWith(
       ledger: [],
     });
   }
-  for (const t of transfers.rows) {
+  for (const t of transfers) {
     const u = units.get(t.id);
     if (u) u.transfer = toTransfer(t);
   }
   const reversalIds: string[] = [];
-  for (const r of reversals.rows) {
+  for (const r of reversals) {
     const u = units.get(r.parent);
     if (!u) continue;
     u.kind = r.kind;

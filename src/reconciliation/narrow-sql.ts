@@ -1,5 +1,5 @@
 import { ledgerSourceFor } from '../ledger/source.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import { Prisma, rawRows, transaction, type PrismaClient } from '../db/prisma.js';
 import type { Runtime } from '../runtime.js';
 import {
   reconcileAll,
@@ -86,20 +86,18 @@ SELECT t.id AS key
 export const SCAN_SETTINGS = { work_mem: '64MB', jit: 'off' } as const;
 
 async function scan(
-  pool: Pool,
+  prisma: PrismaClient,
   sql: string,
   extra: Record<string, string> = {},
 ): Promise<string[]> {
-  return inTransaction(
-    pool,
-    async (c) => {
-      for (const [k, v] of Object.entries({ ...SCAN_SETTINGS, ...extra })) {
-        await c.query(`SELECT set_config($1, $2, true)`, [k, v]);
-      }
-      const { rows } = await c.query<{ key: string | null }>(sql);
+  return transaction(
+    prisma,
+    async (tx) => {
+      // A constant statement with no parameters: Prisma.raw is the tagged form of it.
+      const rows = await rawRows<{ key: string | null }>(tx, Prisma.raw(sql));
       return rows.map((r) => r.key).filter((k): k is string => k !== null);
     },
-    { mode: 'READ ONLY' },
+    { readOnly: true, settings: { ...SCAN_SETTINGS, ...extra } },
   );
 }
 
@@ -109,11 +107,11 @@ async function scan(
  * cores; a FULL JOIN cannot be parallelised inside one query before Postgres 16). They need not
  * share a snapshot: a unit that changes meanwhile has its own reconcile job queued by that change.
  */
-export async function candidateUnitKeys(pool: Pool): Promise<string[]> {
+export async function candidateUnitKeys(prisma: PrismaClient): Promise<string[]> {
   const parts = await Promise.all([
-    scan(pool, PAIR_CANDIDATES_SQL),
-    scan(pool, TOTAL_CANDIDATES_SQL),
-    scan(pool, SHARED_CANDIDATES_SQL, { enable_hashagg: 'off' }),
+    scan(prisma, PAIR_CANDIDATES_SQL),
+    scan(prisma, TOTAL_CANDIDATES_SQL),
+    scan(prisma, SHARED_CANDIDATES_SQL, { enable_hashagg: 'off' }),
   ]);
   return [...new Set(parts.flat())].sort();
 }
@@ -129,9 +127,9 @@ export async function candidateUnitKeys(pool: Pool): Promise<string[]> {
  * them, so that configuration falls back to the full `reconcileAll`.
  */
 export async function reconcileAllNarrowed(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   opts: ReconcileKeysOptions = {},
 ): Promise<ReconcileAllResult> {
   if (ledgerSourceFor(rt).kind !== 'table') return reconcileAll(rt, opts);
-  return reconcileKeys(rt, await candidateUnitKeys(rt.pool), { concurrency: 2, ...opts });
+  return reconcileKeys(rt, await candidateUnitKeys(rt.prisma), { concurrency: 2, ...opts });
 }

@@ -1,5 +1,13 @@
 import { errorText } from '../errors.js';
-import { DERIVED_WRITES, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { DERIVED_WRITES } from '../db/pool.js';
+import {
+  Prisma,
+  rawExecute,
+  rawRows,
+  transaction,
+  type AnyDb,
+  type PrismaClient,
+} from '../db/prisma.js';
 
 /**
  * The reconcile outbox (`reconcile_outbox`): which units must be reconciled, kept in Postgres.
@@ -23,32 +31,31 @@ export const RECONCILE_DEBOUNCE_MS = 200;
  */
 const DEFAULT_LEASE_MS = 30_000;
 
-type Db = Pick<PoolClient, 'query'>;
-
 // Keys are sorted so that two transactions touching the same units lock them in one order and
-// never deadlock; unnest of one array keeps the statement text constant (prepared once).
-// A touch of a pending row keeps its earlier due_at (LEAST): a steady trickle of events cannot
-// postpone a unit forever, and the reconcile that runs reads everything committed before it.
-const TOUCH_SQL = `
-INSERT INTO reconcile_outbox (unit_key, due_at, version)
-SELECT k, now() + make_interval(secs => $2::float8 / 1000), txid_current()
-  FROM unnest($1::text[]) AS k
-ON CONFLICT (unit_key) DO UPDATE
-   SET due_at = LEAST(reconcile_outbox.due_at, EXCLUDED.due_at),
-       version = EXCLUDED.version`;
-
+// never deadlock. A touch of a pending row keeps its earlier due_at (LEAST): a steady trickle of
+// events cannot postpone a unit forever, and the reconcile that runs reads everything committed
+// before it.
 /**
  * Records that these units changed, in the caller's transaction. Call it in the same transaction
  * as the change: that is the whole guarantee.
  */
 export async function touchUnits(
-  db: Db,
+  db: AnyDb,
   keys: Iterable<string>,
   debounceMs = RECONCILE_DEBOUNCE_MS,
 ): Promise<number> {
   const unique = [...new Set(keys)].filter((k) => k !== '').sort();
   if (unique.length === 0) return 0;
-  await db.query({ name: 'outbox_touch_v1', text: TOUCH_SQL, values: [unique, debounceMs] });
+  await rawExecute(
+    db,
+    Prisma.sql`
+INSERT INTO reconcile_outbox (unit_key, due_at, version)
+SELECT k, now() + make_interval(secs => ${debounceMs}::float8 / 1000), txid_current()
+  FROM unnest(${unique}::text[]) AS k
+ON CONFLICT (unit_key) DO UPDATE
+   SET due_at = LEAST(reconcile_outbox.due_at, EXCLUDED.due_at),
+       version = EXCLUDED.version`,
+  );
   return unique.length;
 }
 
@@ -58,36 +65,31 @@ export interface ClaimedUnit {
   version: string;
 }
 
-const CLAIM_SQL = `
-UPDATE reconcile_outbox o
-   SET claimed_until = now() + make_interval(secs => $2::float8 / 1000)
-  FROM (SELECT unit_key FROM reconcile_outbox
-         WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
-         ORDER BY due_at
-         LIMIT $1
-           FOR UPDATE SKIP LOCKED) AS c
- WHERE o.unit_key = c.unit_key
-RETURNING o.unit_key AS key, o.version::text AS version`;
-
 /**
  * Leases up to `limit` due units (a short transaction of its own). A lease is not worth a WAL
  * flush: one lost in a crash leaves the unit claimable, which is what a lease running out does.
  */
 export async function claimDueUnits(
-  pool: Pool,
+  prisma: PrismaClient,
   limit: number,
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<ClaimedUnit[]> {
-  return inTransaction(
-    pool,
-    async (c) =>
-      (
-        await c.query<ClaimedUnit>({
-          name: 'outbox_claim_v1',
-          text: CLAIM_SQL,
-          values: [limit, leaseMs],
-        })
-      ).rows,
+  return transaction(
+    prisma,
+    (tx) =>
+      rawRows<ClaimedUnit>(
+        tx,
+        Prisma.sql`
+UPDATE reconcile_outbox o
+   SET claimed_until = now() + make_interval(secs => ${leaseMs}::float8 / 1000)
+  FROM (SELECT unit_key FROM reconcile_outbox
+         WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+         ORDER BY due_at
+         LIMIT ${limit}
+           FOR UPDATE SKIP LOCKED) AS c
+ WHERE o.unit_key = c.unit_key
+RETURNING o.unit_key AS key, o.version::text AS version`,
+      ),
     { settings: DERIVED_WRITES },
   );
 }
@@ -96,19 +98,19 @@ export async function claimDueUnits(
  * In the reconcile's transaction: removes the claimed rows nobody touched since the claim; the
  * others lose their lease and are reconciled again (they changed while we were reading).
  */
-export async function settleUnits(db: Db, claimed: readonly ClaimedUnit[]): Promise<void> {
+export async function settleUnits(db: AnyDb, claimed: readonly ClaimedUnit[]): Promise<void> {
   if (claimed.length === 0) return;
-  await db.query({
-    name: 'outbox_settle_v1',
-    text: `WITH done AS (
+  const keys = claimed.map((c) => c.key);
+  await rawExecute(
+    db,
+    Prisma.sql`WITH done AS (
              DELETE FROM reconcile_outbox o
-              USING unnest($1::text[], $2::int8[]) AS c(k, v)
+              USING unnest(${keys}::text[], ${claimed.map((c) => c.version)}::int8[]) AS c(k, v)
               WHERE o.unit_key = c.k AND o.version = c.v
              RETURNING o.unit_key)
            UPDATE reconcile_outbox SET claimed_until = NULL
-            WHERE unit_key = ANY($1::text[]) AND unit_key NOT IN (SELECT unit_key FROM done)`,
-    values: [claimed.map((c) => c.key), claimed.map((c) => c.version)],
-  });
+            WHERE unit_key = ANY(${keys}::text[]) AND unit_key NOT IN (SELECT unit_key FROM done)`,
+  );
 }
 
 /**
@@ -116,28 +118,28 @@ export async function settleUnits(db: Db, claimed: readonly ClaimedUnit[]): Prom
  * that grows with its attempts. It stays in the outbox until a reconcile succeeds.
  */
 export async function deferUnits(
-  pool: Pool,
+  db: AnyDb,
   failed: ReadonlyArray<{ key: string; error: unknown }>,
 ): Promise<void> {
   if (failed.length === 0) return;
-  await pool.query(
-    `UPDATE reconcile_outbox o
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE reconcile_outbox o
         SET claimed_until = NULL,
             attempts = o.attempts + 1,
             last_error = f.e,
             due_at = now() + make_interval(secs => LEAST(600, power(2, LEAST(o.attempts, 20)))::float8)
-       FROM unnest($1::text[], $2::text[]) AS f(k, e)
+       FROM unnest(${failed.map((f) => f.key)}::text[], ${failed.map((f) => errorText(f.error))}::text[]) AS f(k, e)
       WHERE o.unit_key = f.k`,
-    [failed.map((f) => f.key), failed.map((f) => errorText(f.error))],
   );
 }
 
 /** Drops the lease on units a failed drain could not finish, so another drain takes them now. */
-export async function releaseUnits(pool: Pool, keys: readonly string[]): Promise<void> {
+export async function releaseUnits(db: AnyDb, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
-  await pool.query(
-    `UPDATE reconcile_outbox SET claimed_until = NULL WHERE unit_key = ANY($1::text[])`,
-    [keys],
+  await rawExecute(
+    db,
+    Prisma.sql`UPDATE reconcile_outbox SET claimed_until = NULL WHERE unit_key = ANY(${keys}::text[])`,
   );
 }
 
@@ -150,12 +152,12 @@ export interface OutboxState {
  * When the next unit falls due: one probe of the `due_at` index, never a count (the table is a
  * queue: a scan would read every dead row since the last vacuum).
  */
-export async function outboxState(pool: Pick<Pool, 'query'>): Promise<OutboxState> {
-  const { rows } = await pool.query<{ next_ms: number }>({
-    name: 'outbox_next_due_v1',
-    text: `SELECT (extract(epoch FROM GREATEST(due_at, COALESCE(claimed_until, due_at)) - now()) * 1000)::float8 AS next_ms
+export async function outboxState(db: AnyDb): Promise<OutboxState> {
+  const rows = await rawRows<{ next_ms: number }>(
+    db,
+    Prisma.sql`SELECT (extract(epoch FROM GREATEST(due_at, COALESCE(claimed_until, due_at)) - now()) * 1000)::float8 AS next_ms
              FROM reconcile_outbox ORDER BY due_at LIMIT 1`,
-  });
+  );
   const r = rows[0];
   return { nextDueInMs: r ? Math.max(0, Math.ceil(r.next_ms)) : null };
 }

@@ -1,7 +1,6 @@
-import { inTransaction } from '../db/pool.js';
+import { Prisma, rawRows, transaction, type AnyDb } from '../db/prisma.js';
 import { severityRank } from '../domain/severity.js';
 import type { Mismatch, MismatchKind, Severity } from '../domain/types.js';
-import type { Queryable } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { newMismatchId, type MismatchRow } from './mismatch-record.js';
 
@@ -46,12 +45,12 @@ const DEFAULT_REASON = 'no longer detected: ledger and Stripe agree';
  * because "not produced any more" is what resolves a mismatch.
  */
 export async function persistMismatches(
-  rt: Pick<Runtime, 'pool'>,
+  rt: Pick<Runtime, 'prisma'>,
   unitKeys: readonly string[],
   mismatches: readonly UnitMismatch[],
   now: number,
 ): Promise<MismatchChanges> {
-  return inTransaction(rt.pool, (c) => persistMismatchesWith(c, unitKeys, mismatches, now));
+  return transaction(rt.prisma, (tx) => persistMismatchesWith(tx, unitKeys, mismatches, now));
 }
 
 /**
@@ -64,7 +63,7 @@ export async function persistMismatches(
  * Must run inside a transaction (the caller's), after the units were locked.
  */
 export async function persistMismatchesWith(
-  c: Queryable,
+  c: AnyDb,
   unitKeys: readonly string[],
   mismatches: readonly UnitMismatch[],
   now: number,
@@ -85,25 +84,30 @@ export async function persistMismatchesWith(
   const at = new Date(now);
 
   if (list.length > 0) {
-    const prior = await c.query<{ fingerprint: string; status: string; severity: Severity }>(
-      `SELECT fingerprint, status, severity FROM mismatches
-       WHERE fingerprint = ANY($1::text[]) ORDER BY fingerprint FOR UPDATE`,
-      [fps],
+    const prior = await rawRows<{ fingerprint: string; status: string; severity: Severity }>(
+      c,
+      Prisma.sql`SELECT fingerprint, status, severity FROM mismatches
+       WHERE fingerprint = ANY(${fps}::text[]) ORDER BY fingerprint FOR UPDATE`,
     );
-    const before = new Map(prior.rows.map((r) => [r.fingerprint, r]));
+    const before = new Map(prior.map((r) => [r.fingerprint, r]));
     const col = <T>(f: (m: (typeof list)[number]) => T) => list.map(f);
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    const { rows } = await c.query<MismatchRow>(
-      `INSERT INTO mismatches AS m
+    const rows = await rawRows<MismatchRow>(
+      c,
+      Prisma.sql`INSERT INTO mismatches AS m
          (id, fingerprint, kind, severity, status, unit_key, object_type, object_id, ledger_entry_id,
           account, currency, amount_at_risk, expected, actual, message, first_seen_at, last_seen_at,
           updated_at)
        SELECT u.id, u.fingerprint, u.kind, u.severity, 'open', u.unit_key, u.object_type, u.object_id,
               u.ledger_entry_id, u.account, u.currency, u.amount_at_risk, u.expected::jsonb,
-              u.actual::jsonb, u.message, $15, $15, $15
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                   $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::text[],
-                   $14::text[])
+              u.actual::jsonb, u.message, ${at}, ${at}, ${at}
+       FROM unnest(${col(() => newMismatchId(now))}::text[], ${fps}::text[],
+                   ${col((m) => m.kind)}::text[], ${col((m) => m.severity)}::text[],
+                   ${col((m) => m.unitKey)}::text[], ${col((m) => m.objectType)}::text[],
+                   ${col((m) => m.objectId)}::text[], ${col((m) => m.ledgerEntryId)}::text[],
+                   ${col((m) => m.account)}::text[], ${col((m) => m.currency)}::text[],
+                   ${col((m) => m.amountAtRisk)}::bigint[], ${col((m) => json(m.expected))}::text[],
+                   ${col((m) => json(m.actual))}::text[], ${col((m) => m.message)}::text[])
             AS u(id, fingerprint, kind, severity, unit_key, object_type, object_id, ledger_entry_id,
                  account, currency, amount_at_risk, expected, actual, message)
        ON CONFLICT (fingerprint) DO UPDATE SET
@@ -129,23 +133,6 @@ export async function persistMismatchesWith(
          notified_severity = CASE WHEN m.status = 'resolved' THEN NULL ELSE m.notified_severity END,
          updated_at = EXCLUDED.updated_at
        RETURNING m.*`,
-      [
-        col(() => newMismatchId(now)),
-        fps,
-        col((m) => m.kind),
-        col((m) => m.severity),
-        col((m) => m.unitKey),
-        col((m) => m.objectType),
-        col((m) => m.objectId),
-        col((m) => m.ledgerEntryId),
-        col((m) => m.account),
-        col((m) => m.currency),
-        col((m) => m.amountAtRisk),
-        col((m) => json(m.expected)),
-        col((m) => json(m.actual)),
-        col((m) => m.message),
-        at,
-      ],
     );
     for (const row of rows) {
       const was = before.get(row.fingerprint);
@@ -158,12 +145,13 @@ export async function persistMismatchesWith(
   }
 
   if (unitKeys.length > 0) {
-    const { rows } = await c.query<MismatchRow>(
-      `UPDATE mismatches SET status = 'resolved', resolved_at = $3, updated_at = $3,
-              resolution_reason = COALESCE(($4::jsonb ->> kind), $5)
-       WHERE status = 'open' AND unit_key = ANY($1::text[]) AND NOT (fingerprint = ANY($2::text[]))
+    const rows = await rawRows<MismatchRow>(
+      c,
+      Prisma.sql`UPDATE mismatches SET status = 'resolved', resolved_at = ${at}, updated_at = ${at},
+              resolution_reason = COALESCE((${JSON.stringify(RESOLUTION_REASON)}::jsonb ->> kind), ${DEFAULT_REASON})
+       WHERE status = 'open' AND unit_key = ANY(${[...new Set(unitKeys)]}::text[])
+         AND NOT (fingerprint = ANY(${fps}::text[]))
        RETURNING *`,
-      [[...new Set(unitKeys)], fps, at, JSON.stringify(RESOLUTION_REASON), DEFAULT_REASON],
     );
     changes.resolved.push(...rows);
   }

@@ -1,3 +1,4 @@
+import { Prisma, rawRows } from '../db/prisma.js';
 import { ledgerSourceFor } from '../ledger/source.js';
 import { projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
@@ -31,21 +32,22 @@ export interface ReconcileAllResult {
  * every ledger entry (`unitKeyOf`), and the units of open mismatches (so that one whose objects
  * vanished still gets resolved). Sorted, so a run's order is reproducible.
  */
-export async function allUnitKeys(rt: Pick<Runtime, 'pool' | 'config' | 'log'>): Promise<string[]> {
+export async function allUnitKeys(
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
+): Promise<string[]> {
   const source = ledgerSourceFor(rt);
-  const [projected, candidates] = await Promise.all([
-    rt.pool.query<{ key: string }>(
-      `SELECT id AS key FROM transfers
+  const projected = await rawRows<{ key: string }>(
+    rt.prisma,
+    Prisma.sql`SELECT id AS key FROM transfers
        UNION SELECT transfer FROM transfer_reversals
        UNION SELECT received_credit FROM credit_reversals
        UNION SELECT received_debit FROM debit_reversals
        UNION SELECT unit_key FROM mismatches WHERE status = 'open'`,
-    ),
-    source.unitCandidates(rt.pool),
-  ]);
-  const keys = new Set(projected.rows.map((r) => r.key));
+  );
+  const candidates = await source.unitCandidates(rt.prisma);
+  const keys = new Set(projected.map((r) => r.key));
   const parents = await projectedParents(
-    rt.pool,
+    rt.prisma,
     candidates.map((c) => c.stripe_id).filter((s): s is string => !!s),
   );
   for (const c of candidates)
@@ -64,7 +66,7 @@ export interface ReconcileKeysOptions extends ReconcileAllOptions {
 
 /** Reconciles the given units in batches, `concurrency` at a time, reporting progress and changes. */
 export async function reconcileKeys(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   keys: readonly string[],
   opts: ReconcileKeysOptions = {},
 ): Promise<ReconcileAllResult> {
@@ -102,7 +104,7 @@ export async function reconcileKeys(
 
 /** Reconciles every unit in batches (the full scan; `reconcileAllNarrowed` is the sweep's). */
 export async function reconcileAll(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   opts: ReconcileKeysOptions = {},
 ): Promise<ReconcileAllResult> {
   return reconcileKeys(rt, await allUnitKeys(rt), opts);

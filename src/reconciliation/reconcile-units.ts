@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
-import { DERIVED_WRITES, inTransaction } from '../db/pool.js';
+import { DERIVED_WRITES } from '../db/pool.js';
+import { Prisma, rawExecute, transaction } from '../db/prisma.js';
 import { pendingLookups } from '../domain/lookup.js';
 import { reconcile } from '../domain/reconcile.js';
 import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
@@ -57,7 +58,7 @@ export interface ReconcileUnitsResult {
  * what the earlier one could not — a stale verdict can never overwrite a fresh one.
  */
 export async function reconcileUnits(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'> & Partial<Pick<Runtime, 'clock'>>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'> & Partial<Pick<Runtime, 'clock'>>,
   keys: readonly string[],
   opts: ReconcileUnitsOptions = {},
 ): Promise<ReconcileUnitsResult> {
@@ -71,14 +72,15 @@ export async function reconcileUnits(
       changes: { opened: [], escalated: [], resolved: [] },
       failed: [],
     };
-  return inTransaction(
-    rt.pool,
+  return transaction(
+    rt.prisma,
     async (c) => {
-      await c.query(
-        `SELECT pg_advisory_xact_lock(h) FROM (
-         SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1 OFFSET 0
+      // $executeRaw: the locks' rows are of type void, which $queryRaw cannot read.
+      await rawExecute(
+        c,
+        Prisma.sql`SELECT pg_advisory_xact_lock(h) FROM (
+         SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${unique}::text[]) AS k ORDER BY 1 OFFSET 0
        ) AS locks`,
-        [unique],
       );
       // `now` is read after the locks: a run that waited must not judge with an older clock.
       const now = opts.now ?? (rt.clock ?? Date.now)();

@@ -147,13 +147,13 @@ async function eachLimited<T>(items: readonly T[], n: number, fn: (t: T) => Prom
  * the units of every entry naming a target (and the units the projection touched).
  */
 export async function runLookupBatch(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log' | 'queues' | 'clock'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log' | 'queues' | 'clock'>,
   stripe: Stripe,
   opts: LookupBatchOptions = {},
 ): Promise<LookupBatchResult> {
   const batchSize = opts.batchSize ?? 100;
   const now = rt.clock();
-  const rows = await claimDueLookups(rt.pool, now, now + (opts.leaseMs ?? 120_000), batchSize);
+  const rows = await claimDueLookups(rt.prisma, now, now + (opts.leaseMs ?? 120_000), batchSize);
   const result: LookupBatchResult = {
     claimed: rows.length,
     absent: 0,
@@ -204,7 +204,7 @@ export async function runLookupBatch(
   // Projected before the answers are recorded: a crash in between only repeats the lookup.
   const units = new Map<string, UnitRef>();
   if (items.length > 0) {
-    const applied = await applySnapshots(rt.pool, items, {
+    const applied = await applySnapshots(rt.prisma, items, {
       source: 'sweep',
       runId: 'lookup',
       fetchedAtMs: rt.clock(),
@@ -212,7 +212,7 @@ export async function runLookupBatch(
     });
     for (const u of applied.touchedUnits) units.set(u.key, u);
   }
-  await recordLookups(rt.pool, outcomes, rt.clock());
+  await recordLookups(rt.prisma, outcomes, rt.clock());
 
   const answered = rows.filter((r) =>
     outcomes.some(
@@ -240,7 +240,7 @@ const keyOf = (r: { target: string; account: string }) => `${r.target}\u0000${r.
 
 /** The claimed lookups that the units naming them still ask for (`pendingLookups`). */
 async function stillNeeded(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   rows: readonly LookupRow[],
 ): Promise<Set<string>> {
   const rules = rulesFromConfig(rt.config);
@@ -257,13 +257,13 @@ async function stillNeeded(
 
 /** The units of every ledger entry naming one of the targets (where the reconciler looks). */
 async function unitsNaming(
-  rt: Pick<Runtime, 'pool' | 'config' | 'log'>,
+  rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   rows: readonly LookupRow[],
 ): Promise<UnitRef[]> {
   const targets = rows.map((r) => r.target);
-  const entries = await ledgerSourceFor(rt).entriesForUnits(rt.pool, targets, targets);
+  const entries = await ledgerSourceFor(rt).entriesForUnits(rt.prisma, targets, targets);
   const parents = await projectedParents(
-    rt.pool,
+    rt.prisma,
     entries.map((e) => e.stripeId).filter((s): s is string => !!s),
   );
   const out = new Map<string, UnitRef>();

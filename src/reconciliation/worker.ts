@@ -76,12 +76,12 @@ export function startReconcileWorker(
       r = await reconcileUnits(rt, keys, { rules, claimed });
     } catch (err) {
       // The transaction rolled back: nothing was settled. Let another drain take them at once.
-      await releaseUnits(rt.pool, keys).catch(() => {});
+      await releaseUnits(rt.prisma, keys).catch(() => {});
       throw err;
     }
     for (const f of r.failed)
       log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
-    await deferUnits(rt.pool, r.failed).catch((err: unknown) =>
+    await deferUnits(rt.prisma, r.failed).catch((err: unknown) =>
       log.warn({ err }, 'could not back off failed units; their lease expires instead'),
     );
     total.reconciled += keys.length - r.failed.length;
@@ -113,7 +113,7 @@ export function startReconcileWorker(
     const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
     const lane = async () => {
       while (!closing) {
-        const claimed = await claimDueUnits(rt.pool, batchSize, rt.config.JOB_LOCK_DURATION);
+        const claimed = await claimDueUnits(rt.prisma, batchSize, rt.config.JOB_LOCK_DURATION);
         if (claimed.length === 0) return;
         await reconcileBatch(claimed, total);
         if (claimed.length < batchSize) return;
@@ -130,7 +130,7 @@ export function startReconcileWorker(
       // Jobs of the per-unit design (still queued across an upgrade) become outbox rows.
       const legacyKey = (job.data as { key?: unknown } | undefined)?.key;
       if (typeof legacyKey === 'string' && legacyKey !== '')
-        await touchUnits(rt.pool, [legacyKey], 0);
+        await touchUnits(rt.prisma, [legacyKey], 0);
       const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
       // Drain, then wait out the debounce of units that are about to fall due, so a steady
       // stream is reconciled by one running drain instead of a job per window. Units further
@@ -140,7 +140,7 @@ export function startReconcileWorker(
         total.reconciled += r.reconciled;
         total.failed += r.failed;
         total.batches += r.batches;
-        const state = await outboxState(rt.pool);
+        const state = await outboxState(rt.prisma);
         if (state.nextDueInMs === null || state.nextDueInMs > STAY_FOR_MS) break;
         await sleep(Math.max(5, state.nextDueInMs));
       }

@@ -1,3 +1,4 @@
+import { Prisma, rawRows } from '../db/prisma.js';
 import { insertFetched, markFailed } from '../inbox/statements.js';
 import type Stripe from 'stripe';
 import { InvalidEventError, applyEvents, type TouchedUnit } from '../projections/apply.js';
@@ -12,14 +13,15 @@ import type { Runtime } from '../runtime.js';
  * Connect) is logged and skipped; a 401 (bad key) or a network failure throws.
  */
 export async function knownAccounts(
-  rt: Pick<Runtime, 'pool' | 'config'> & { log?: Runtime['log'] },
+  rt: Pick<Runtime, 'prisma' | 'config'> & { log?: Runtime['log'] },
   opts: { stripe?: Stripe } = {},
 ): Promise<(string | null)[]> {
   if (rt.config.RECON_SWEEP_ACCOUNTS.length) {
     return [null, ...[...new Set(rt.config.RECON_SWEEP_ACCOUNTS)].sort()];
   }
-  const { rows } = await rt.pool.query<{ account: string }>(
-    `SELECT account FROM transfers WHERE account IS NOT NULL
+  const rows = await rawRows<{ account: string }>(
+    rt.prisma,
+    Prisma.sql`SELECT account FROM transfers WHERE account IS NOT NULL
      UNION SELECT account FROM transfer_reversals WHERE account IS NOT NULL
      UNION SELECT account FROM credit_reversals WHERE account IS NOT NULL
      UNION SELECT account FROM debit_reversals WHERE account IS NOT NULL
@@ -68,7 +70,7 @@ export interface RecoverResult {
  * an event does not carry `account` itself.
  */
 export async function recoverEvents(
-  rt: Pick<Runtime, 'pool'>,
+  rt: Pick<Runtime, 'prisma'>,
   stripe: Stripe,
   events: readonly Stripe.Event[],
   account: string | null,
@@ -77,7 +79,7 @@ export async function recoverEvents(
   if (!events.length) return { recovered: 0, touchedUnits: [] };
   const withAccount = events.map((e) => (account && !e.account ? { ...e, account } : e));
   const fresh = await insertFetched(
-    rt.pool,
+    rt.prisma,
     withAccount.map((e) => ({
       id: e.id,
       type: e.type,
@@ -92,7 +94,7 @@ export async function recoverEvents(
   if (fresh.size === 0) return { recovered: 0, touchedUnits: [] };
   const toApply = withAccount.filter((e) => fresh.has(e.id)).sort((a, b) => a.created - b.created);
   try {
-    const r = await applyEvents(rt.pool, stripe, toApply);
+    const r = await applyEvents(rt.prisma, stripe, toApply);
     return { recovered: toApply.length, touchedUnits: r.touchedUnits };
   } catch (err) {
     if (!(err instanceof InvalidEventError)) throw err;
@@ -102,10 +104,10 @@ export async function recoverEvents(
   const touched: TouchedUnit[] = [];
   for (const e of toApply) {
     try {
-      touched.push(...(await applyEvents(rt.pool, stripe, [e])).touchedUnits);
+      touched.push(...(await applyEvents(rt.prisma, stripe, [e])).touchedUnits);
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
-      await markFailed(rt.pool, [e.id], err);
+      await markFailed(rt.prisma, [e.id], err);
     }
   }
   return { recovered: toApply.length, touchedUnits: touched };

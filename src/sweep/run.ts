@@ -5,7 +5,7 @@ import {
   enqueueSweepSummary,
   scheduleAlertCheck,
 } from '../alerts/queue.js';
-import type { PoolClient } from '../db/pool.js';
+import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
 import { applySnapshots, HANDLED_EVENT_TYPES, type SnapshotItem } from '../projections/apply.js';
 import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
 import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
@@ -86,10 +86,10 @@ export async function executeSweep(
       ])
     ).rows[0]!.ok;
     if (!locked)
-      return { executed: false, reason: 'locked', run: await getSweepRun(rt.pool, runId) };
-    const run = await markRunning(rt.pool, runId);
+      return { executed: false, reason: 'locked', run: await getSweepRun(rt.prisma, runId) };
+    const run = await markRunning(rt.prisma, runId);
     if (!run)
-      return { executed: false, reason: 'not_active', run: await getSweepRun(rt.pool, runId) };
+      return { executed: false, reason: 'not_active', run: await getSweepRun(rt.prisma, runId) };
     const done = await new SweepExecution(rt, run, opts).execute();
     return { executed: true, run: done };
   } finally {
@@ -100,10 +100,11 @@ export async function executeSweep(
 }
 
 /** True when some process is executing a sweep right now (it holds the lock). */
-export async function sweepLockHeld(client: PoolClient | Runtime['pool']): Promise<boolean> {
-  const { rows } = await client.query<{ held: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted) AS held`,
-    [SWEEP_LOCK_KEY],
+export async function sweepLockHeld(db: AnyDb): Promise<boolean> {
+  const rows = await rawRows<{ held: boolean }>(
+    db,
+    Prisma.sql`SELECT EXISTS (SELECT 1 FROM pg_locks
+                WHERE locktype = 'advisory' AND objid = ${SWEEP_LOCK_KEY} AND granted) AS held`,
   );
   return rows[0]!.held;
 }
@@ -146,7 +147,7 @@ class SweepExecution {
     } catch (err) {
       if (isStripeKeyError(err)) throw await this.failOnKey(err);
       if (!(err instanceof SweepInterruptedError)) {
-        await noteError(this.rt.pool, this.run.id, (err as Error).message).catch(() => {});
+        await noteError(this.rt.prisma, this.run.id, (err as Error).message).catch(() => {});
         this.log.warn(
           { err: (err as Error).message, phase: this.cursor.phase },
           'sweep step failed; it can resume from its cursor',
@@ -162,9 +163,10 @@ class SweepExecution {
    */
   private async failOnKey(err: unknown): Promise<StripeKeyError> {
     const line = stripeKeyFailure(err);
-    this.run = await finishRun(this.rt.pool, this.run.id, { status: 'failed', error: line }).catch(
-      () => this.run,
-    );
+    this.run = await finishRun(this.rt.prisma, this.run.id, {
+      status: 'failed',
+      error: line,
+    }).catch(() => this.run);
     this.log.error({ phase: this.cursor.phase }, `sweep failed: ${line}`);
     // /readyz shows it from now on, not only after its next background check.
     const key = this.rt.config.STRIPE_API_KEY;
@@ -190,7 +192,7 @@ class SweepExecution {
   private async accounts(): Promise<(string | null)[]> {
     if (this.run.account) return [this.run.account === 'platform' ? null : this.run.account];
     const accounts = await knownAccounts(
-      { pool: this.rt.pool, config: this.rt.config, log: this.log },
+      { prisma: this.rt.prisma, config: this.rt.config, log: this.log },
       { stripe: this.stripe },
     );
     this.log.info(
@@ -213,7 +215,7 @@ class SweepExecution {
 
   /** Persists cursor + counters together, reports progress, then honours the abort signal. */
   private async save(delta: ProgressDelta = {}): Promise<void> {
-    this.run = await saveProgress(this.rt.pool, this.run.id, this.cursor, delta);
+    this.run = await saveProgress(this.rt.prisma, this.run.id, this.cursor, delta);
     this.opts.onProgress?.(this.run);
     if (this.opts.signal?.aborted) throw new SweepInterruptedError(this.run.id);
   }
@@ -237,7 +239,7 @@ class SweepExecution {
 
   private async applyPage(items: SnapshotItem[]): Promise<number> {
     if (!items.length) return 0;
-    const r = await applySnapshots(this.rt.pool, items, {
+    const r = await applySnapshots(this.rt.prisma, items, {
       source: 'sweep',
       runId: this.run.id,
       fetchedAtMs: this.now(),
@@ -398,7 +400,7 @@ class SweepExecution {
       // is simulated), so shift it into that frame.
       const started = this.run.started_at?.getTime() ?? Date.now();
       await confirmAbsentAfterSweep(
-        this.rt.pool,
+        this.rt.prisma,
         started + (this.rt.clock() - Date.now()),
         this.cursor.accounts ?? [],
       );
@@ -410,7 +412,7 @@ class SweepExecution {
       batchSize: this.rt.config.RECON_SWEEP_BATCH_SIZE,
       onProgress: (p) => {
         saving = saving.then(async () => {
-          this.run = await saveProgress(this.rt.pool, this.run.id, this.cursor, {
+          this.run = await saveProgress(this.rt.prisma, this.run.id, this.cursor, {
             unitsTotal: p.total,
             unitsDone: p.done,
           });
@@ -440,15 +442,15 @@ class SweepExecution {
 
   private async reportPhase(): Promise<void> {
     // Resuming after a crash between storing the report and finishing the run: reuse it.
-    const existing = await this.rt.pool.query<{ id: string }>(
-      'SELECT id FROM reports WHERE sweep_run_id = $1',
-      [this.run.id],
-    );
+    const existing = await this.rt.prisma.report.findFirst({
+      where: { sweep_run_id: this.run.id },
+      select: { id: true },
+    });
     const reportId =
-      existing.rows[0]?.id ??
-      (await createReport(this.rt.pool, { sweep: { ...this.run, finished_at: null } })).id;
+      existing?.id ??
+      (await createReport(this.rt.prisma, { sweep: { ...this.run, finished_at: null } })).id;
     this.cursor.phase = 'done';
-    this.run = await finishRun(this.rt.pool, this.run.id, {
+    this.run = await finishRun(this.rt.prisma, this.run.id, {
       status: 'completed',
       reportId,
       cursor: this.cursor,
@@ -465,7 +467,7 @@ class SweepExecution {
       },
       'sweep completed',
     );
-    const pruned = await pruneReports(this.rt.pool, this.rt.config.REPORTS_KEEP).catch(() => 0);
+    const pruned = await pruneReports(this.rt.prisma, this.rt.config.REPORTS_KEEP).catch(() => 0);
     if (pruned) this.log.info({ pruned }, 'old reports pruned');
     // Alerts must never fail a finished sweep: a summary that cannot be queued is only logged.
     try {

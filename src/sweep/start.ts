@@ -19,7 +19,7 @@ export async function startSweep(rt: Runtime, opts: StartSweepOptions): Promise<
   const { run, created } = await createOrGetActiveSweep(rt.prisma, opts);
   try {
     if (created) await enqueueSweepRun(rt, run.id);
-    else if (!(await sweepLockHeld(rt.pool))) await enqueueSweepRun(rt, run.id, true);
+    else if (!(await sweepLockHeld(rt.prisma))) await enqueueSweepRun(rt, run.id, true);
   } catch (err) {
     // Stays queued: the sweep worker picks queued runs up when it (re)starts.
     rt.log.warn(

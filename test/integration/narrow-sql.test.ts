@@ -208,7 +208,7 @@ describe('SQL narrowing (candidateUnitKeys)', () => {
     await fc.assert(
       fc.asyncProperty(datasetArb, async (d) => {
         await load(d);
-        const candidates = new Set(await candidateUnitKeys(t.rt.pool));
+        const candidates = new Set(await candidateUnitKeys(t.rt.prisma));
         const units = await loadUnits(t.rt, await allUnitKeys(t.rt));
         for (const unit of units) {
           for (const now of [NOW, NOW + 2 * DAY, NOW + 60 * DAY]) {

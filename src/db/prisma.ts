@@ -35,8 +35,9 @@ export function createPrisma(pool: Pool): PrismaClient {
 const isPrisma = (db: AnyDb): db is Db => '$queryRaw' in db;
 
 /**
- * The Prisma client to use for `db`: itself, or the client riding on that pg pool. Null for a pg
- * client inside a pg transaction (the statement must run on that connection: see {@link rawRows}).
+ * The Prisma client to use for `db`: itself, or the client riding on that pg pool (so hot paths
+ * that pass `rt.pool` to a function using the models need not change yet). Null for a pg client
+ * inside a pg transaction: its statements must run on that connection (see {@link rawRows}).
  */
 export function prismaOf(db: AnyDb): Db | null {
   return isPrisma(db) ? db : (byPool.get(db) ?? null);
@@ -68,22 +69,22 @@ export function bigintsToNumbers<T>(row: T): T {
 }
 
 /**
- * Runs a tagged statement (`Prisma.sql`) and returns its rows, BIGINT as numbers: through Prisma,
- * or on a pg pool/client (the hot paths' transactions) with the same text and parameters.
+ * Runs a tagged statement (`Prisma.sql`) and returns its rows, BIGINT as numbers: through Prisma
+ * when given Prisma; given pg (a hot path still on pg, possibly inside its transaction), on that
+ * pool or client with the same text and parameters, so the hot paths stay on pg until the bench
+ * says otherwise.
  */
 export async function rawRows<T>(db: AnyDb, sql: Prisma.Sql): Promise<T[]> {
-  const p = prismaOf(db);
-  const rows = p
-    ? await p.$queryRaw<T[]>(sql)
-    : ((await (db as PgQueryable).query(sql.text, sql.values)).rows as T[]);
+  const rows = isPrisma(db)
+    ? await db.$queryRaw<T[]>(sql)
+    : (await db.query<T & object>(sql.text, sql.values)).rows;
   return rows.map(bigintsToNumbers);
 }
 
 /** {@link rawRows} for a statement without rows of interest: the number of rows it touched. */
 export async function rawExecute(db: AnyDb, sql: Prisma.Sql): Promise<number> {
-  const p = prismaOf(db);
-  if (p) return p.$executeRaw(sql);
-  return (await (db as PgQueryable).query(sql.text, sql.values)).rowCount ?? 0;
+  if (isPrisma(db)) return db.$executeRaw(sql);
+  return (await db.query(sql.text, sql.values)).rowCount ?? 0;
 }
 
 export { sqlState };

@@ -4,7 +4,7 @@ import { OutageLog } from '../log/outage.js';
 import { relayEnqueuedTotal } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
 import { relayClaim, relayMark } from './statements.js';
-import { addEventJobs, redisReady, type EventJobSource } from '../queue/producer.js';
+import { addEventJobs, redisReady } from '../queue/producer.js';
 
 /**
  * The inbox relay: the receiver acknowledges from Postgres, so anything it stored but could not

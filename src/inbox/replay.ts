@@ -1,4 +1,4 @@
-import { addEventJobs, type EventJobSource } from '../queue/producer.js';
+import { addEventJobs } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
 import { replayPage, requeue } from './statements.js';
 

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createLogger } from '../src/log/logger.js';
+import { loadPayloads } from '../src/inbox/statements.js';
 import { applyEvents, parseEvent } from '../src/projections/apply.js';
 import { eventJobs } from '../src/queue/producer.js';
 import { claimDueUnits } from '../src/reconciliation/outbox.js';
@@ -46,7 +47,11 @@ export interface ProjectionResult {
   pgCommitsPerEvent: number;
   walBytesPerEvent: number;
   /** The same events applied straight from the inbox by one loop of the same SQL, no queue. */
-  bare: { eventsPerSec: number; seconds: number };
+  bare: { eventsPerSec: number; seconds: number; writeEventsPerSec: number };
+  /** The same loop with the projection write path on the bare pg pool instead of Prisma. */
+  barePg: { eventsPerSec: number; seconds: number; writeEventsPerSec: number };
+  /** bare.writeEventsPerSec / barePg.writeEventsPerSec: what Prisma costs on the write path. */
+  prismaWriteRatio: number;
   /** eventsPerSec / bare.eventsPerSec. */
   bareRatio: number;
   e2e: Array<{
@@ -361,10 +366,12 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
 /**
  * The ceiling of this design on this box: the same events applied straight from the inbox by one
  * loop of the same SQL (applyEvents, then the outbox drained through reconcileUnits), no queue,
- * no second process.
+ * no second process. `via` is how the projection write path (applyEvents' transaction) reaches
+ * Postgres: through Prisma, as the product does, or on the bare pg pool Prisma rides on; the
+ * reconcile half goes through Prisma either way. `writeSeconds` times applyEvents alone.
  */
-async function bareBaseline(n: number, log: (m: string) => void) {
-  const url = await freshDatabase('projection_bare');
+async function bareBaseline(n: number, via: 'prisma' | 'pg', log: (m: string) => void) {
+  const url = await freshDatabase(`projection_bare_${via}`);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   const data = projectionDataset(n);
   await preload(pool, null, data);
@@ -372,22 +379,23 @@ async function bareBaseline(n: number, log: (m: string) => void) {
   const rt = createRuntime(benchConfig(url), createLogger({ level: 'warn' }));
   try {
     const started = Date.now();
+    let writeMs = 0;
     // The worker reads its batches by id (the job carries them): so does the loop, in the order
     // the events arrived, 500 at a time.
     const { rows: ids } = await rt.pool.query<{ id: string }>(
       `SELECT id FROM stripe_events WHERE status = 'pending' ORDER BY received_at, id`,
     );
     for (let i = 0; i < ids.length; i += 500) {
-      const { rows } = await rt.pool.query<{ payload: string }>(
-        'SELECT payload FROM stripe_events WHERE id = ANY($1::text[])',
-        [ids.slice(i, i + 500).map((r) => r.id)],
+      const payloads = await loadPayloads(
+        rt.prisma,
+        ids.slice(i, i + 500).map((r) => r.id),
       );
-      await applyEvents(
-        rt.pool,
-        null,
-        rows.map((r) => parseEvent(r.payload)),
-        { reconcileDebounceMs: 0 },
-      );
+      const events = [...payloads.values()].map((p) => parseEvent(p));
+      const w = performance.now();
+      await applyEvents(via === 'prisma' ? rt.prisma : rt.pool, null, events, {
+        reconcileDebounceMs: 0,
+      });
+      writeMs += performance.now() - w;
       for (;;) {
         const claimed = await claimDueUnits(rt.prisma, 200);
         if (claimed.length === 0) break;
@@ -399,8 +407,12 @@ async function bareBaseline(n: number, log: (m: string) => void) {
       }
     }
     const seconds = (Date.now() - started) / 1_000;
-    log(`projection (bare loop): ${round(data.events.length / seconds, 0)} events/s`);
-    return { eventsPerSec: round(data.events.length / seconds, 0), seconds: round(seconds, 2) };
+    const eventsPerSec = round(data.events.length / seconds, 0);
+    const writeEventsPerSec = round(data.events.length / (writeMs / 1_000), 0);
+    log(
+      `projection (bare loop, write path via ${via}): ${eventsPerSec} events/s; the write path alone ${writeEventsPerSec} events/s`,
+    );
+    return { eventsPerSec, seconds: round(seconds, 2), writeEventsPerSec };
   } finally {
     await rt.close();
     await pool.end();
@@ -414,7 +426,13 @@ export async function benchProjection(opts: {
   seconds?: number;
 }): Promise<ProjectionResult> {
   const n = opts.events ?? Number(process.env.BENCH_PROJECTION_EVENTS ?? 100_000);
-  const bare = await bareBaseline(n, opts.log);
+  // The pg variant first, then Prisma: each on its own fresh database, same events.
+  const barePg = await bareBaseline(n, 'pg', opts.log);
+  const bare = await bareBaseline(n, 'prisma', opts.log);
+  const prismaWriteRatio = round(bare.writeEventsPerSec / barePg.writeEventsPerSec, 2);
+  console.log(
+    `projection write path: Prisma ${bare.writeEventsPerSec} events/s, raw pg ${barePg.writeEventsPerSec} events/s: ${prismaWriteRatio}× (${round((1 / prismaWriteRatio - 1) * 100, 0)} % more time through Prisma)`,
+  );
   const t = await throughput(n, opts.log);
   const bareRatio = round(t.eventsPerSec / bare.eventsPerSec, 2);
   // The plain line scripts read.
@@ -427,5 +445,5 @@ export async function benchProjection(opts: {
   const e2e = [];
   for (const rate of opts.rates ?? [500, 2_000])
     e2e.push(await endToEnd(rate, opts.seconds ?? 10, opts.log));
-  return { ...t, bare, bareRatio, e2e };
+  return { ...t, bare, barePg, prismaWriteRatio, bareRatio, e2e };
 }

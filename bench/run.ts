@@ -63,6 +63,13 @@ if (results.projection) {
     `${p.bareRatio}×`,
     `≥ 5,000/s, ≥ 0.6×, ≤ 0.05 scripts/event, RSS ≤ 300 MB: ${ok(p.eventsPerSec >= 5_000 && p.bareRatio >= 0.6 && p.redisScriptsPerEvent <= 0.05 && p.workerPeakRssMb <= 300)}`,
   ]);
+  rows.push([
+    'Projection write path (applyEvents), through Prisma',
+    `${p.bare.writeEventsPerSec.toLocaleString('en-US')} events/s`,
+    `${p.barePg.writeEventsPerSec.toLocaleString('en-US')} events/s (same statements on the bare pg pool)`,
+    `${p.prismaWriteRatio}×`,
+    `Prisma costs ≤ 10 %: ${ok(p.prismaWriteRatio >= 1 / 1.1)}`,
+  ]);
   for (const e of p.e2e)
     rows.push([
       `End to end at ${e.rate}/s (receipt → mismatch visible)`,

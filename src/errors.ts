@@ -58,7 +58,8 @@ export function describeFailure(err: unknown): string {
     case 'StripePermissionError':
       return 'STRIPE_API_KEY may not do this (403): a restricted key needs read access to transfers, Treasury, accounts and events';
   }
-  return e.message.split('\n')[0]!;
+  // A Prisma error's first line is only "Invalid `prisma.…()` invocation:": say what Postgres said.
+  return 'clientVersion' in e ? oneLineMessage(e) : e.message.split('\n')[0]!;
 }
 
 export function exitCodeFor(err: unknown): number {
@@ -75,8 +76,24 @@ export function exitCodeFor(err: unknown): number {
 
 /** An error as stored in a `last_error` column: its class and message, bounded. */
 export function errorText(err: unknown): string {
-  const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const msg = err instanceof Error ? `${err.name}: ${oneLineMessage(err)}` : String(err);
   return msg.slice(0, 2_000);
+}
+
+/**
+ * An error's message on one line. Prisma's own spans several ("Invalid `prisma.$queryRaw()`
+ * invocation: … Raw query failed. Code: … Message: …"); what Postgres said is kept in the
+ * driver adapter's error, and that is what an operator needs.
+ */
+export function oneLineMessage(err: unknown): string {
+  const e = err as {
+    message?: unknown;
+    meta?: { driverAdapterError?: { cause?: { originalMessage?: unknown; kind?: unknown } } };
+  } | null;
+  const cause = e?.meta?.driverAdapterError?.cause;
+  const original = typeof cause?.originalMessage === 'string' ? cause.originalMessage : undefined;
+  const text = original ?? (typeof e?.message === 'string' ? e.message : String(err));
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 /** `host:port/database` (and the user) of a Postgres URL — never its password. */

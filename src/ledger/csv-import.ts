@@ -6,7 +6,7 @@ import type { Runtime } from '../runtime.js';
 import { LEDGER_COLUMNS, validateLedgerEntry, type LedgerEntryInput } from './schema.js';
 import { writeLedgerEntries, type LedgerSourceName } from './store.js';
 import { transaction } from '../db/prisma.js';
-import { InputFileError, ReconError } from '../errors.js';
+import { InputFileError, ReconError, oneLineMessage } from '../errors.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 
 /**
@@ -182,7 +182,7 @@ export async function importLedgerCsv(
   ).catch((err: Error) => {
     if (err instanceof DryRunRollback) return;
     throw new ReconError(
-      `${opts.dryRun ? 'dry run' : 'import'} failed, nothing was written: ${err.message}`,
+      `${opts.dryRun ? 'dry run' : 'import'} failed, nothing was written: ${oneLineMessage(err)}`,
       { cause: err },
     );
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DERIVED_WRITES, createPool, inTransaction, type Pool } from '../../src/db/pool.js';
+import { createPrisma, Prisma } from '../../src/db/prisma.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 let db: TestDatabase;
@@ -72,5 +73,24 @@ describe('inTransaction settings', () => {
     // The default planner guesses the 200 keys match everything and scans the table.
     expect(await plan()).toMatch(/Seq Scan on young/);
     expect(await plan(DERIVED_WRITES)).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+  });
+});
+
+describe('dates through Prisma', () => {
+  it('stay the same instant when the database default zone is not UTC', async () => {
+    // Prisma sends a Date without a zone; our connections are UTC, whatever the server says.
+    await db.pool.query(`ALTER DATABASE "${db.name}" SET timezone = 'America/New_York'`);
+    const p = createPool(db.url, 1);
+    const prisma = createPrisma(p);
+    try {
+      const at = new Date('2026-01-02T03:04:05.678Z');
+      const rows = await prisma.$queryRaw<Array<{ same: boolean }>>(
+        Prisma.sql`SELECT ${at}::timestamptz = '2026-01-02T03:04:05.678Z'::timestamptz AS same`,
+      );
+      expect(rows[0]!.same).toBe(true);
+    } finally {
+      await prisma.$disconnect();
+      await p.end();
+    }
   });
 });

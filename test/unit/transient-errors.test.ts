@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTransientError } from '../../src/errors.js';
+import { describeFailure, isTransientError, oneLineMessage, sqlState } from '../../src/errors.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -32,4 +32,48 @@ describe('isTransientError: retry the batch whole, or split it', () => {
     ['stack overflow', new RangeError('Maximum call stack size exceeded')],
     ['not an error', 'boom'],
   ])('%s → not transient', (_, err) => expect(isTransientError(err)).toBe(false));
+});
+
+/** Shaped as Prisma 7 throws them through @prisma/adapter-pg (seen in a scratch run). */
+const prismaError = (code: string, cause: Record<string, unknown>, message: string) =>
+  Object.assign(new Error(message), {
+    code,
+    clientVersion: '7.10.0',
+    meta: { driverAdapterError: { name: 'DriverAdapterError', cause } },
+  });
+
+describe('Prisma errors', () => {
+  const deadlock = prismaError(
+    'P2010',
+    { originalCode: '40P01', originalMessage: '40P01', kind: 'TransactionWriteConflict' },
+    'Invalid `prisma.$queryRaw()` invocation:\n\n\nRaw query failed. Code: `40P01`.',
+  );
+  const refused = prismaError(
+    'P1001',
+    { kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5999 },
+    "Can't reach database server at 127.0.0.1:5999",
+  );
+  const badRow = prismaError(
+    'P2010',
+    { originalCode: '22021', originalMessage: 'refused le_1', kind: 'postgres' },
+    'Invalid `prisma.$queryRaw()` invocation:\n\n\nRaw query failed. Code: `22021`. Message: `refused le_1`',
+  );
+
+  it('give Postgres its SQLSTATE back, never a Prisma code for one', () => {
+    expect(sqlState(deadlock)).toBe('40P01');
+    expect(sqlState(badRow)).toBe('22021');
+    expect(sqlState(refused)).toBeNull();
+  });
+
+  it('are transient when the database, not the data, failed', () => {
+    expect(isTransientError(deadlock)).toBe(true);
+    expect(isTransientError(refused)).toBe(true);
+    expect(isTransientError(badRow)).toBe(false);
+  });
+
+  it('are one line, saying what Postgres said', () => {
+    expect(oneLineMessage(badRow)).toBe('refused le_1');
+    expect(describeFailure(badRow)).toBe('refused le_1');
+    expect(describeFailure(refused)).toBe("Can't reach database server at 127.0.0.1:5999");
+  });
 });

@@ -13,8 +13,8 @@ import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { createStripeClient } from './stripe-client.js';
-import { stripeKeyMonitor } from './stripe-key.js';
+import { createStripeClient } from './stripe/client.js';
+import { stripeKeyMonitor } from './stripe/key.js';
 import { startSweepWorker } from './sweep/worker.js';
 
 /** Something to stop on shutdown, in the order it was started (reversed). */

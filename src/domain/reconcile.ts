@@ -6,7 +6,6 @@ import { formatMoney } from './money.js';
 import { raiseSeverity, severityFor } from './severity.js';
 import type {
   LedgerEntry,
-  MismatchKind,
   Mismatch,
   ObjectType,
   ReconRules,
@@ -424,9 +423,4 @@ export function sortMismatches(ms: readonly Mismatch[]): Mismatch[] {
         (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
     )
     .map((x) => x.m);
-}
-
-/** The kinds of a result, for tests and logs. */
-export function mismatchKinds(ms: readonly Mismatch[]): MismatchKind[] {
-  return ms.map((m) => m.kind);
 }

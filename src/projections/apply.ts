@@ -24,18 +24,11 @@ import {
   mergeNewest,
   mergeTransfer,
 } from './merge.js';
-import {
-  HANDLED_EVENT_TYPES,
-  isHandledEventType,
-  type HandledEventType,
-} from '../receiver/event-types.js';
+import { isHandledEventType } from '../domain/event-types.js';
 import type { HistoryRow, TransferRow } from './rows.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import { storableCopy } from '../domain/storable.js';
 import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
-
-// One list of handled types, shared with the receiver (which marks the others `ignored`).
-export { HANDLED_EVENT_TYPES, isHandledEventType, type HandledEventType };
 
 /** An event that can never be projected (malformed JSON or object): a poison job. */
 export class InvalidEventError extends ReconError {

@@ -241,4 +241,3 @@ export function sweepRunJson(r: SweepRun) {
     report_id: r.report_id,
   };
 }
-export type SweepRunJson = ReturnType<typeof sweepRunJson>;

@@ -1,3 +1,8 @@
+/**
+ * The long-running roles of `recon serve | worker | start` (the CLI, `src/cli/main.ts`, is the
+ * entry point): startup checks, the HTTP server, the workers, and `run(role)`, which starts one
+ * and drains it on SIGTERM/SIGINT. `recon demo` starts the same server and workers.
+ */
 import type { FastifyInstance } from 'fastify';
 import { onMismatchChanges } from './alerts/queue.js';
 import { startAlertWorker } from './alerts/worker.js';

@@ -1,5 +1,6 @@
 import { describeDuration } from './duration.js';
 import { fingerprint } from './fingerprint.js';
+import { REVERSAL_ID_PREFIX } from './ids.js';
 import { absenceConfirmed, entryGraceStartMs, stripeLookupFor } from './lookup.js';
 import {
   accountsCompatible,
@@ -520,7 +521,7 @@ function entriesCoveringGap(
     .filter(
       (e) =>
         e.stripeId !== null &&
-        e.stripeId.startsWith('trr_') &&
+        e.stripeId.startsWith(REVERSAL_ID_PREFIX.transfer_reversal) &&
         !unit.reversals.some((r) => r.id === e.stripeId) &&
         sameCurrency(e.currency, t.currency),
     );

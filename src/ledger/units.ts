@@ -1,4 +1,3 @@
-import { reversalKindOfKey } from '../domain/ids.js';
 import type { ReversalKind } from '../domain/types.js';
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
@@ -50,6 +49,3 @@ export function unitKeyOf(
     e.id
   );
 }
-
-/** The reversal kind a unit key (or any reversal / parent id) belongs to, from its prefix. */
-export const kindOfKey = reversalKindOfKey;

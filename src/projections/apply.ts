@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { ReconError } from '../errors.js';
 import type { ReversalKind } from '../domain/types.js';
+import type { Unit } from '../domain/units.js';
 import {
   InvalidObjectError,
   embeddedReversals,
@@ -41,15 +42,8 @@ export class InvalidEventError extends ReconError {
   }
 }
 
-/** A reconciliation unit: reversals are reconciled together with their parent. */
-export interface TouchedUnit {
-  kind: ReversalKind;
-  /** Parent id: tr_ / rc_ / rd_. */
-  key: string;
-}
-
 export interface ApplyResult {
-  touchedUnits: TouchedUnit[];
+  touchedUnits: Unit[];
   /** Events projected (handled types). */
   processed: number;
   /** Events of types this projector does not handle. */
@@ -130,7 +124,7 @@ class BatchRows {
     (r) => `${r.object_id}\u0000${r.to_status}`,
     mergeHistory,
   );
-  readonly units = new Map<string, TouchedUnit>();
+  readonly units = new Map<string, Unit>();
   readonly sanitized = new Set<string>();
   /** Transfers whose embedded list was truncated: [transfer, context]. */
   readonly truncated: Array<{ transfer: TransferRow; ctx: SnapshotContext }> = [];
@@ -282,7 +276,7 @@ async function listTruncated(
   return listed;
 }
 
-function units(rows: BatchRows): TouchedUnit[] {
+function units(rows: BatchRows): Unit[] {
   return [...rows.units.values()];
 }
 

@@ -6,7 +6,8 @@ import type {
   TransferSnapshot,
 } from '../domain/types.js';
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
-import { kindOfKey, projectedParents, unitKeyOf, type Queryable } from '../ledger/units.js';
+import { kindOfKey } from '../domain/units.js';
+import { projectedParents, unitKeyOf, type Queryable } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { attachConfirmations } from './lookup-store.js';
 

@@ -33,7 +33,7 @@ export interface Stoppable {
  * database) and Redis will not evict BullMQ's keys. Redis being down is not fatal for the
  * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
  */
-export async function startupChecks(rt: Runtime): Promise<void> {
+export async function startupChecks(rt: Pick<Runtime, 'config' | 'log' | 'pool'>): Promise<void> {
   const pending = await pendingMigrations(rt.pool).catch((err: unknown) => {
     throw postgresUnavailable(rt.config.DATABASE_URL, err);
   });

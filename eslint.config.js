@@ -22,6 +22,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tool configs in CommonJS (dependency-cruiser).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } },
+  },
+  {
     // The operator console's browser script (served as is, no build step).
     files: ['src/console/**/*.js'],
     languageOptions: {

@@ -4,8 +4,8 @@ import { startStripeLookupWorker } from '../src/reconciliation/stripe-lookup.js'
 import { startReconcileWorker } from '../src/reconciliation/worker.js';
 import { createRuntime } from '../src/runtime.js';
 import { createSimulator } from '../src/simulator/index.js';
-import { TokenBucket } from '../src/sweep/rate-limit.js';
-import { createSweepStripeClient } from '../src/sweep/stripe.js';
+import { TokenBucket } from '../src/stripe/rate-limit.js';
+import { createSweepStripeClient } from '../src/stripe/client.js';
 import {
   benchConfig,
   benchQueuePrefix,

@@ -168,9 +168,6 @@ export const mismatchesOpenAmountAtRisk = new Gauge({
 });
 
 /** Alert deliveries: `delivered`, `retried` (will try again), `failed` (gave up: dead letter). */
-export const ALERT_DELIVERY_OUTCOMES = ['delivered', 'retried', 'failed'] as const;
-export type AlertDeliveryOutcome = (typeof ALERT_DELIVERY_OUTCOMES)[number];
-
 export const alertDeliveriesTotal = new Counter({
   name: 'recon_alert_deliveries_total',
   help: 'Alert delivery attempts by sink and outcome (delivered, retried, failed for good)',

@@ -15,7 +15,7 @@ import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createRuntime } from '../../src/runtime.js';
 import { eventJobs } from '../../src/queue/producer.js';
-import { isHandledEventType } from '../../src/receiver/event-types.js';
+import { isHandledEventType } from '../../src/domain/event-types.js';
 import { BENCH_SECRET, benchConfig, send } from '../lib/common.js';
 
 const [mode, databaseUrl, prefix] = process.argv.slice(2);

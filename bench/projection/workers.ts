@@ -1,5 +1,5 @@
 /**
- * The workers under test, in their own process, wired as src/main.ts does: the event (projection)
+ * The workers under test, in their own process, wired as src/roles.ts does: the event (projection)
  * worker and the reconcile worker with the alerting hook; with `serve`, the receiver too (buildApp
  * + listen), i.e. `recon start` minus the sweep scheduler.
  * Usage: node --import tsx bench/projection/workers.ts work|serve <DATABASE_URL> <QUEUE_PREFIX>

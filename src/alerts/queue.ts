@@ -22,8 +22,6 @@ export type AlertJobData =
   | { job: 'sweep_failed'; sweep_run_id: string; error: string }
   | { job: 'deliver'; sink: SinkName; notification: Notification };
 
-export type AlertJobName = AlertJobData['job'];
-
 export const CHECK_DEDUP_ID = 'alerts-check';
 /** The safety net: a check every minute picks up anything no hook announced (e.g. after a crash). */
 export const CHECK_SCHEDULER_ID = 'alerts-check-every-minute';

@@ -5,7 +5,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * same habit: `Recon-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed
  * with ALERT_WEBHOOK_SECRET. The timestamp inside the MAC stops an old delivery being replayed.
  */
-export const SIGNATURE_HEADER = 'recon-signature';
 
 export function computeSignature(secret: string, timestampSec: number, body: string): string {
   return createHmac('sha256', secret).update(`${timestampSec}.${body}`, 'utf8').digest('hex');

@@ -3,8 +3,8 @@ import { metrics } from '../metrics.js';
 import { withTimeout } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
 import { refreshScrapeMetrics, type ScrapeOptions } from '../scrape-metrics.js';
-import { createStripeClient } from '../stripe-client.js';
-import { stripeKeyMonitor } from '../stripe-key.js';
+import { createStripeClient } from '../stripe/client.js';
+import { stripeKeyMonitor } from '../stripe/key.js';
 
 export interface HealthOptions {
   /** Longest each readiness probe may take. @defaultValue 1000 */

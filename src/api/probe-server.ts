@@ -63,7 +63,7 @@ export async function startProbeServer(
   return {
     port: bound,
     async close() {
-      // Probes and scrapes are short, but a keep-alive scraper must not hold the stop (see main.ts).
+      // Probes and scrapes are short, but a keep-alive scraper must not hold the stop (see roles.ts).
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       try {
         await app.close();

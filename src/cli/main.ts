@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, EXIT, ReconError, describeFailure, exitCodeFor } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../log/logger.js';
-import { run } from '../main.js';
+import { run } from '../roles.js';
 import { ROLE_NEEDS, loadConfigFor, loadConfigWithoutStripe } from './config.js';
 import { registerOperatorCommands } from './operator-commands.js';
 import { registerStripeCommands } from './stripe-commands.js';

@@ -55,7 +55,17 @@ function importSummary(r: CsvImportResult, dryRun: boolean, skipInvalid: boolean
   );
 }
 
+/** The operator's commands, in the order `recon --help` lists them. */
 export function registerOperatorCommands(program: Command): void {
+  registerLedgerCommands(program);
+  registerReplayCommand(program);
+  registerSimulatorCommands(program);
+  registerSweepCommands(program);
+  registerReportCommand(program);
+}
+
+/** `recon ledger import` (src/ledger). */
+function registerLedgerCommands(program: Command): void {
   const ledger = program.command('ledger').description('platform ledger');
   ledger
     .command('import')
@@ -98,7 +108,10 @@ export function registerOperatorCommands(program: Command): void {
         if (r.invalid > 0 && !opts.skipInvalid) process.exitCode = 1;
       });
     });
+}
 
+/** `recon replay`: dead-lettered jobs (src/queue), inbox rows (src/inbox), Stripe's events (src/sweep). */
+function registerReplayCommand(program: Command): void {
   program
     .command('replay')
     .description('re-enqueue work: dead-lettered jobs, inbox rows, or events listed from Stripe')
@@ -155,7 +168,10 @@ export function registerOperatorCommands(program: Command): void {
         }, !!opts.stripeEvents);
       },
     );
+}
 
+/** `recon sim` and `recon demo` (src/simulator, src/demo). */
+function registerSimulatorCommands(program: Command): void {
   program
     .command('sim')
     .description('run the local Stripe simulator alone (point STRIPE_API_BASE at it)')
@@ -207,41 +223,10 @@ recon reconcile, recon report and the other commands at it.`,
       });
       if (!r.ok) process.exitCode = 1;
     });
+}
 
-  // --- sweeps and reports (src/sweep, src/reports) ----------------------------------------------
-  /** Runs a sweep here with a progress bar; Ctrl-C stops after the current page (resumable). */
-  const sweepHere = async (
-    rt: Runtime,
-    run: (signal: AbortSignal, onProgress: (r: SweepRun) => void) => Promise<SweepRun>,
-  ) => {
-    const progress = createPhasedProgress('sweep');
-    const stop = new AbortController();
-    const onSigint = () => stop.abort();
-    process.once('SIGINT', onSigint);
-    try {
-      const done = await run(stop.signal, (r) => progress.update(sweepPhase(r)));
-      progress.stop();
-      console.log(
-        `sweep ${done.id} ${done.status}: ${done.objects_fetched} objects fetched, ${done.events_recovered} events recovered, ` +
-          `${done.units_done} units reconciled, ${done.mismatches_opened} opened, ${done.mismatches_resolved} resolved` +
-          (done.report_id ? ` — report ${done.report_id} (recon report)` : ''),
-      );
-      if (done.status !== 'completed') process.exitCode = 1;
-    } catch (err) {
-      progress.stop();
-      if (err instanceof SweepInterruptedError) {
-        console.error(
-          `recon: ${err.message}: run the same command again (or let a worker) to continue`,
-        );
-        process.exitCode = 130;
-        return;
-      }
-      throw err;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-  };
-
+/** `recon reconcile` and `recon backfill`: sweeps (src/sweep). */
+function registerSweepCommands(program: Command): void {
   program
     .command('reconcile')
     .description(
@@ -269,7 +254,7 @@ recon reconcile, recon report and the other commands at it.`,
           );
           return;
         }
-        await sweepHere(rt, (signal, onProgress) =>
+        await sweepHere((signal, onProgress) =>
           runSweep(rt, { trigger: 'cli', account: opts.account, since, signal, onProgress }),
         );
       }, true);
@@ -282,11 +267,14 @@ recon reconcile, recon report and the other commands at it.`,
     )
     .action(async () => {
       await withRuntime(
-        async (rt) => sweepHere(rt, (signal, onProgress) => backfill(rt, { signal, onProgress })),
+        async (rt) => sweepHere((signal, onProgress) => backfill(rt, { signal, onProgress })),
         true,
       );
     });
+}
 
+/** `recon report` (src/reports). */
+function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description('print or save a drift report (the latest by default)')
@@ -307,4 +295,36 @@ recon reconcile, recon report and the other commands at it.`,
         }
       });
     });
+}
+
+/** Runs a sweep here with a progress bar; Ctrl-C stops after the current page (resumable). */
+async function sweepHere(
+  run: (signal: AbortSignal, onProgress: (r: SweepRun) => void) => Promise<SweepRun>,
+): Promise<void> {
+  const progress = createPhasedProgress('sweep');
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const done = await run(stop.signal, (r) => progress.update(sweepPhase(r)));
+    progress.stop();
+    console.log(
+      `sweep ${done.id} ${done.status}: ${done.objects_fetched} objects fetched, ${done.events_recovered} events recovered, ` +
+        `${done.units_done} units reconciled, ${done.mismatches_opened} opened, ${done.mismatches_resolved} resolved` +
+        (done.report_id ? ` — report ${done.report_id} (recon report)` : ''),
+    );
+    if (done.status !== 'completed') process.exitCode = 1;
+  } catch (err) {
+    progress.stop();
+    if (err instanceof SweepInterruptedError) {
+      console.error(
+        `recon: ${err.message}: run the same command again (or let a worker) to continue`,
+      );
+      process.exitCode = 130;
+      return;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

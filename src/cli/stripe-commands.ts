@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import type Stripe from 'stripe';
 import type { Config } from '../config/config.js';
 import { EXIT, ReconError } from '../errors.js';
-import { createStripeClient, STRIPE_API_VERSION } from '../stripe-client.js';
-import { checkStripeKey, classifyStripeError, maskStripeKey } from '../stripe-key.js';
+import { createStripeClient, STRIPE_API_VERSION } from '../stripe/client.js';
+import { checkStripeKey, classifyStripeError, maskStripeKey } from '../stripe/key.js';
 import { loadConfigFor } from './config.js';
 import {
   applySetup,
@@ -16,7 +16,7 @@ import {
   roleLabel,
   validateEndpointUrl,
   type SetupAction,
-} from '../stripe-setup.js';
+} from '../stripe/setup.js';
 
 /**
  * `recon stripe …` talks to Stripe only: STRIPE_API_KEY (and STRIPE_API_BASE) are validated as

@@ -40,6 +40,13 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** An optional bearer token: blank means unset; set, it must be at least 16 characters. */
+const secretToken = z
+  .string()
+  .optional()
+  .transform((s) => (s && s.trim() ? s.trim() : undefined))
+  .pipe(z.string().min(16, 'must be at least 16 characters').optional());
+
 const postgresUrl = z
   .string()
   .url()
@@ -77,11 +84,7 @@ const Env = z.object({
    */
   METRICS_PORT: int(9464, 0, 65_535),
   /** The operator's bearer token; named `operator`. Optional when OPERATOR_TOKENS is set. */
-  OPERATOR_TOKEN: z
-    .string()
-    .optional()
-    .transform((s) => (s && s.trim() ? s.trim() : undefined))
-    .pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  OPERATOR_TOKEN: secretToken,
   /**
    * Named operator tokens, `name:token[:read]` (comma-separated): who acknowledged what is
    * recorded by name; `:read` tokens may only read.
@@ -121,11 +124,7 @@ const Env = z.object({
    */
   JOB_LOCK_DURATION: duration('30s').refine((ms) => ms >= 1_000, 'must be at least 1s'),
   /** When set, /metrics needs this bearer token (or an operator's). */
-  METRICS_TOKEN: z
-    .string()
-    .optional()
-    .transform((s) => (s && s.trim() ? s.trim() : undefined))
-    .pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_TOKEN: secretToken,
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _.:- only')

@@ -10,7 +10,7 @@ import { formatMoney } from '../domain/money.js';
 import { ReconError, postgresUnavailable } from '../errors.js';
 import { createProgress } from '../cli/progress.js';
 import { createLogger } from '../log/logger.js';
-import { startServer, startWorkers, type Stoppable } from '../main.js';
+import { startServer, startWorkers, type Stoppable } from '../roles.js';
 import { renderReport } from '../reports/render.js';
 import { createRedis } from '../queue/queues.js';
 import { createRuntime, type Runtime } from '../runtime.js';

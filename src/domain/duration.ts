@@ -6,8 +6,6 @@
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
 
-export const MS = UNIT_MS;
-
 export class InvalidDurationError extends Error {
   constructor(readonly value: string) {
     super(

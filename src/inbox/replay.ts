@@ -25,7 +25,7 @@ export interface ReplayInboxResult {
  * enqueued_at. A row whose job is still queued is projected twice, which is a no-op.
  */
 export async function replayInbox(
-  rt: Runtime,
+  rt: Pick<Runtime, 'prisma' | 'queues' | 'redis'>,
   opts: ReplayInboxOptions,
 ): Promise<ReplayInboxResult> {
   const pageSize = opts.pageSize ?? 500;

@@ -11,9 +11,11 @@ import { errorText } from '../errors.js';
  *   ignored    a type no projection handles; kept for the record and for replays
  *   failed     could not be projected (poison, or retries exhausted for a reason of its own);
  *              `last_error` says why; `recon replay --dead-letter` or `--inbox` tries again
+ *
+ * @public The statuses' one list, for readers of the table (no code branches on the list).
  */
 export const INBOX_STATUSES = ['pending', 'processed', 'ignored', 'failed'] as const;
-export type InboxStatus = (typeof INBOX_STATUSES)[number];
+type InboxStatus = (typeof INBOX_STATUSES)[number];
 
 /** A row as the receiver verified it, before it is stored. */
 export interface InboxInsert {

@@ -1,5 +1,7 @@
 import { Prisma, rawRows, transaction, type AnyDb } from '../db/prisma.js';
-import { wakeReconcile, type UnitRef } from '../reconciliation/enqueue.js';
+import type { ReversalKind } from '../domain/types.js';
+import type { Unit } from '../domain/units.js';
+import { wakeReconcile } from '../reconciliation/enqueue.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import type { Runtime } from '../runtime.js';
 import type { LedgerEntryInput } from './schema.js';
@@ -13,7 +15,7 @@ export type UpsertResult = 'created' | 'updated' | 'unchanged';
 export interface UpsertOutcome {
   results: Array<{ id: string; result: UpsertResult }>;
   /** Units marked for reconcile in the outbox (new and, for moved entries, previous units). */
-  units: UnitRef[];
+  units: Unit[];
 }
 
 /**
@@ -54,11 +56,11 @@ export async function writeLedgerEntries(
   db: AnyDb,
   sorted: readonly LedgerEntryInput[],
   source: LedgerSourceName,
-): Promise<{ written: Map<string, boolean>; refs: UnitRef[] }> {
+): Promise<{ written: Map<string, boolean>; refs: Unit[] }> {
   const ids = sorted.map((e) => e.id);
   const prev = await rawRows<{
     id: string;
-    kind: string;
+    kind: ReversalKind;
     stripe_id: string | null;
     parent_id: string | null;
   }>(
@@ -73,12 +75,12 @@ export async function writeLedgerEntries(
   const parents = await projectedParents(db, stripeIds);
   const previous = new Map(prev.map((r) => [r.id, r]));
 
-  const units = new Map<string, UnitRef>();
-  const add = (kind: string, key: string | null | undefined) => {
+  const units = new Map<string, Unit>();
+  const add = (kind: ReversalKind, key: string | null | undefined) => {
     if (key && !units.has(key)) units.set(key, { kind, key });
   };
   const addEntryUnits = (e: {
-    kind: string;
+    kind: ReversalKind;
     stripe_id: string | null;
     parent_id: string | null;
   }) => {

@@ -1,9 +1,5 @@
-import { Prisma, rawRows, type AnyDb, type PgQueryable } from '../db/prisma.js';
-import { reversalKindOfKey } from '../domain/ids.js';
+import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
 import type { ReversalKind } from '../domain/types.js';
-
-/** Anything that runs a query through pg: the pool, or one client inside a transaction. */
-export type Queryable = PgQueryable;
 
 export interface ProjectedParent {
   kind: ReversalKind;
@@ -46,6 +42,3 @@ export function unitKeyOf(
     e.id
   );
 }
-
-/** The reversal kind a unit key (or any reversal / parent id) belongs to, from its prefix. */
-export const kindOfKey = reversalKindOfKey;

@@ -4,6 +4,7 @@ import { DERIVED_WRITES, type Pool } from '../db/pool.js';
 import { transactionOn, type AnyDb, type PrismaClient } from '../db/prisma.js';
 import { ReconError } from '../errors.js';
 import type { ReversalKind } from '../domain/types.js';
+import type { Unit } from '../domain/units.js';
 import {
   InvalidObjectError,
   embeddedReversals,
@@ -25,18 +26,11 @@ import {
   mergeNewest,
   mergeTransfer,
 } from './merge.js';
-import {
-  HANDLED_EVENT_TYPES,
-  isHandledEventType,
-  type HandledEventType,
-} from '../receiver/event-types.js';
+import { isHandledEventType } from '../domain/event-types.js';
 import type { HistoryRow, TransferRow } from './rows.js';
 import { touchUnits } from '../reconciliation/outbox.js';
 import { storableCopy } from '../domain/storable.js';
 import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
-
-// One list of handled types, shared with the receiver (which marks the others `ignored`).
-export { HANDLED_EVENT_TYPES, isHandledEventType, type HandledEventType };
 
 /** An event that can never be projected (malformed JSON or object): a poison job. */
 export class InvalidEventError extends ReconError {
@@ -49,15 +43,8 @@ export class InvalidEventError extends ReconError {
   }
 }
 
-/** A reconciliation unit: reversals are reconciled together with their parent. */
-export interface TouchedUnit {
-  kind: ReversalKind;
-  /** Parent id: tr_ / rc_ / rd_. */
-  key: string;
-}
-
 export interface ApplyResult {
-  touchedUnits: TouchedUnit[];
+  touchedUnits: Unit[];
   /** Events projected (handled types). */
   processed: number;
   /** Events of types this projector does not handle. */
@@ -138,7 +125,7 @@ class BatchRows {
     (r) => `${r.object_id}\u0000${r.to_status}`,
     mergeHistory,
   );
-  readonly units = new Map<string, TouchedUnit>();
+  readonly units = new Map<string, Unit>();
   readonly sanitized = new Set<string>();
   /** Transfers whose embedded list was truncated: [transfer, context]. */
   readonly truncated: Array<{ transfer: TransferRow; ctx: SnapshotContext }> = [];
@@ -290,7 +277,7 @@ async function listTruncated(
   return listed;
 }
 
-function units(rows: BatchRows): TouchedUnit[] {
+function units(rows: BatchRows): Unit[] {
   return [...rows.units.values()];
 }
 

@@ -197,17 +197,24 @@ function statusGroup(normalized: string | null, rank: number, ctx: SnapshotConte
   };
 }
 
-export function mapCreditReversal(obj: unknown, ctx: SnapshotContext): CreditReversalRow {
-  if (!isObj(obj)) throw new InvalidObjectError('treasury.credit_reversal: not an object');
-  const o = kindOf(obj, 'treasury.credit_reversal', 'credrev_');
-  const statusRaw = str(o, 'status');
-  const normalized = normalizeCreditReversalStatus(statusRaw);
+/** The fields every Treasury object starts with, in the order they are read. */
+function treasuryCommon(o: Obj, ctx: SnapshotContext) {
   return {
     id: str(o, 'id'),
     account: ctx.account,
     livemode: bool(o, 'livemode'),
     amount: amount(o, 'amount'),
     currency: str(o, 'currency'),
+  };
+}
+
+export function mapCreditReversal(obj: unknown, ctx: SnapshotContext): CreditReversalRow {
+  if (!isObj(obj)) throw new InvalidObjectError('treasury.credit_reversal: not an object');
+  const o = kindOf(obj, 'treasury.credit_reversal', 'credrev_');
+  const statusRaw = str(o, 'status');
+  const normalized = normalizeCreditReversalStatus(statusRaw);
+  return {
+    ...treasuryCommon(o, ctx),
     financial_account: str(o, 'financial_account'),
     received_credit: str(o, 'received_credit'),
     network: str(o, 'network'),
@@ -234,11 +241,7 @@ export function mapDebitReversal(
   const transaction = optRef(o, 'transaction');
   const normalized = normalizeDebitReversalStatus({ status: statusRaw, resolution, transaction });
   return {
-    id: str(o, 'id'),
-    account: ctx.account,
-    livemode: bool(o, 'livemode'),
-    amount: amount(o, 'amount'),
-    currency: str(o, 'currency'),
+    ...treasuryCommon(o, ctx),
     financial_account: optStr(o, 'financial_account'),
     received_debit: str(o, 'received_debit'),
     network: str(o, 'network'),
@@ -260,11 +263,7 @@ export function mapDebitReversal(
 function mapReceived(o: Obj, ctx: SnapshotContext) {
   const details = sub(o, 'reversal_details');
   return {
-    id: str(o, 'id'),
-    account: ctx.account,
-    livemode: bool(o, 'livemode'),
-    amount: amount(o, 'amount'),
-    currency: str(o, 'currency'),
+    ...treasuryCommon(o, ctx),
     financial_account: optStr(o, 'financial_account'),
     network: str(o, 'network'),
     status: str(o, 'status'),

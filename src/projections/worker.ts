@@ -10,7 +10,7 @@ import { OutageLog } from '../log/outage.js';
 import { InvalidEventError, applyEvents, parseEvent, type EventLike } from './apply.js';
 import { eventsProjectedTotal, projectionBatchSeconds } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import { createStripeClient } from '../stripe-client.js';
+import { createStripeClient } from '../stripe/client.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 import { RECONCILE_DEBOUNCE_MS } from '../reconciliation/outbox.js';
 import { BatchConsumer, StalledTooOftenError, type JobOutcome } from '../queue/batch-consumer.js';

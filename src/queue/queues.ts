@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StartupCheckError } from '../errors.js';
+import type { Unit } from '../domain/units.js';
 
 /** Every queue the product uses; all keys live under QUEUE_PREFIX. */
 export const QUEUE_NAMES = {
@@ -36,10 +37,7 @@ export interface EventJobData {
  * Payload of a `reconcile` job: a wake-up to drain the outbox (`{}`). Jobs of the per-unit design
  * carry a unit key; a worker writes it to the outbox and drains.
  */
-export interface ReconcileJobData {
-  key?: string;
-  kind?: string;
-}
+export type ReconcileJobData = Partial<Unit>;
 
 export function redisOptions(extra: RedisOptions = {}): RedisOptions {
   // BullMQ workers need maxRetriesPerRequest: null; producers must fail fast instead (the receiver

@@ -1,4 +1,4 @@
-import { isHandledEventType } from './event-types.js';
+import { isHandledEventType } from '../domain/event-types.js';
 
 /** One verified event as the inbox stores it (`stripe_events`). */
 export interface InboxEvent {

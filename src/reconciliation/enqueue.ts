@@ -1,13 +1,7 @@
+import type { Unit } from '../domain/units.js';
 import { withTimeout } from '../queue/producer.js';
 import type { Runtime } from '../runtime.js';
 import { RECONCILE_DEBOUNCE_MS, touchUnits } from './outbox.js';
-
-/** A unit to reconcile: its key (transfer / received credit / received debit id). */
-export interface UnitRef {
-  key: string;
-  /** ReversalKind, where the writer knows it (informational: the key decides). */
-  kind?: string;
-}
 
 /** How often every installation drains the outbox even if no wake-up arrived. */
 export const RECONCILE_TICK_MS = 5_000;
@@ -50,7 +44,7 @@ export function wakeReconcile(rt: Pick<Runtime, 'queues'> & Partial<Pick<Runtime
  */
 export async function enqueueReconcile(
   rt: Pick<Runtime, 'prisma' | 'queues'> & Partial<Pick<Runtime, 'redis'>>,
-  units: readonly UnitRef[],
+  units: readonly Unit[],
   debounceMs = RECONCILE_DEBOUNCE_MS,
 ): Promise<number> {
   const n = await touchUnits(

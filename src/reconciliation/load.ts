@@ -7,7 +7,8 @@ import type {
 } from '../domain/types.js';
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
 import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
-import { kindOfKey, projectedParents, unitKeyOf } from '../ledger/units.js';
+import { kindOfKey } from '../domain/units.js';
+import { projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { attachConfirmations } from './lookup-store.js';
 

@@ -2,12 +2,13 @@ import type Stripe from 'stripe';
 import { type SnapshotItem, applySnapshots } from '../projections/apply.js';
 import { ledgerSourceFor } from '../ledger/source.js';
 import { stripeLookupsTotal } from '../metrics.js';
-import { kindOfKey, projectedParents, unitKeyOf } from '../ledger/units.js';
+import { unitOfKey, type Unit } from '../domain/units.js';
+import { projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
-import { TokenBucket } from '../sweep/rate-limit.js';
-import { createSweepStripeClient } from '../sweep/stripe.js';
+import { TokenBucket } from '../stripe/rate-limit.js';
+import { createSweepStripeClient } from '../stripe/client.js';
 import { pendingLookups } from '../domain/lookup.js';
-import { enqueueReconcile, type UnitRef } from './enqueue.js';
+import { enqueueReconcile } from './enqueue.js';
 import { loadUnits } from './load.js';
 import { rulesFromConfig } from './reconcile-units.js';
 import {
@@ -202,7 +203,7 @@ export async function runLookupBatch(
   });
 
   // Projected before the answers are recorded: a crash in between only repeats the lookup.
-  const units = new Map<string, UnitRef>();
+  const units = new Map<string, Unit>();
   if (items.length > 0) {
     const applied = await applySnapshots(rt.prisma, items, {
       source: 'sweep',
@@ -259,17 +260,17 @@ async function stillNeeded(
 async function unitsNaming(
   rt: Pick<Runtime, 'prisma' | 'config' | 'log'>,
   rows: readonly LookupRow[],
-): Promise<UnitRef[]> {
+): Promise<Unit[]> {
   const targets = rows.map((r) => r.target);
   const entries = await ledgerSourceFor(rt).entriesForUnits(rt.prisma, targets, targets);
   const parents = await projectedParents(
     rt.prisma,
     entries.map((e) => e.stripeId).filter((s): s is string => !!s),
   );
-  const out = new Map<string, UnitRef>();
+  const out = new Map<string, Unit>();
   for (const e of entries) {
     const key = unitKeyOf({ id: e.id, stripe_id: e.stripeId, parent_id: e.parentId }, parents);
-    out.set(key, { kind: kindOfKey(key) ?? e.kind, key });
+    out.set(key, unitOfKey(key, e.kind));
   }
   return [...out.values()];
 }

@@ -11,7 +11,6 @@ const minor = z.number().int();
 const iso = z.iso.datetime({ offset: true });
 
 export const REPORT_CHANGES = ['new', 'open', 'resolved'] as const;
-export type ReportChange = (typeof REPORT_CHANGES)[number];
 
 /** One mismatch as a report lists it (a CSV row). */
 export const ReportMismatch = z.object({

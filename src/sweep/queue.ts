@@ -12,9 +12,12 @@ export interface SweepJobData {
 
 export const NIGHTLY_SCHEDULER_ID = 'nightly-sweep';
 
-const queues = new WeakMap<Runtime, Queue<SweepJobData>>();
+/** The handles the sweep queue needs; one queue per runtime (the object is the cache key). */
+type QueueHandles = Pick<Runtime, 'config' | 'redis'>;
 
-export function sweepQueue(rt: Runtime): Queue<SweepJobData> {
+const queues = new WeakMap<QueueHandles, Queue<SweepJobData>>();
+
+export function sweepQueue(rt: QueueHandles): Queue<SweepJobData> {
   let q = queues.get(rt);
   if (!q) {
     q = new Queue<SweepJobData>(QUEUE_NAMES.sweep, {
@@ -33,14 +36,18 @@ export function sweepQueue(rt: Runtime): Queue<SweepJobData> {
   return q;
 }
 
-export async function closeSweepQueue(rt: Runtime): Promise<void> {
+export async function closeSweepQueue(rt: QueueHandles): Promise<void> {
   const q = queues.get(rt);
   queues.delete(rt);
   await q?.close().catch(() => {});
 }
 
 /** Queues the execution of a sweep run. `resume` adds a fresh job even if one existed before. */
-export async function enqueueSweepRun(rt: Runtime, runId: string, resume = false): Promise<void> {
+export async function enqueueSweepRun(
+  rt: QueueHandles,
+  runId: string,
+  resume = false,
+): Promise<void> {
   if (!redisReady(rt.redis)) throw new Error(`Redis is not connected (status ${rt.redis.status})`);
   const jobId = resume ? `resume-${runId}-${Date.now()}` : `run-${runId}`;
   await withTimeout(

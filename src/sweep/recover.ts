@@ -1,7 +1,8 @@
 import { Prisma, rawRows } from '../db/prisma.js';
 import { insertFetched, markFailed } from '../inbox/statements.js';
 import type Stripe from 'stripe';
-import { InvalidEventError, applyEvents, type TouchedUnit } from '../projections/apply.js';
+import type { Unit } from '../domain/units.js';
+import { InvalidEventError, applyEvents } from '../projections/apply.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -60,7 +61,7 @@ export async function discoverConnectedAccounts(
 export interface RecoverResult {
   /** Events that were not in the inbox: now stored and projected. */
   recovered: number;
-  touchedUnits: TouchedUnit[];
+  touchedUnits: Unit[];
 }
 
 /**
@@ -101,7 +102,7 @@ export async function recoverEvents(
   }
   // One event cannot be projected: apply the others one by one and mark the poison ones failed,
   // as the event worker would, so one bad event never stalls a sweep.
-  const touched: TouchedUnit[] = [];
+  const touched: Unit[] = [];
   for (const e of toApply) {
     try {
       touched.push(...(await applyEvents(rt.prisma, stripe, [e])).touchedUnits);

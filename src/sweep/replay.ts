@@ -1,10 +1,10 @@
 import type Stripe from 'stripe';
-import { HANDLED_EVENT_TYPES } from '../projections/apply.js';
+import { HANDLED_EVENT_TYPES } from '../domain/event-types.js';
 import { wakeReconcile } from '../reconciliation/enqueue.js';
 import type { Runtime } from '../runtime.js';
 import { knownAccounts, recoverEvents } from './recover.js';
 import { PAGE_SIZE } from './run.js';
-import { createSweepStripeClient } from './stripe.js';
+import { createSweepStripeClient } from '../stripe/client.js';
 
 export interface ReplayStripeEventsOptions {
   /** Events created at or after this time (Stripe keeps 30 days). */

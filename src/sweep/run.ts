@@ -6,12 +6,13 @@ import {
   scheduleAlertCheck,
 } from '../alerts/queue.js';
 import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
-import { applySnapshots, HANDLED_EVENT_TYPES, type SnapshotItem } from '../projections/apply.js';
+import { HANDLED_EVENT_TYPES } from '../domain/event-types.js';
+import { applySnapshots, type SnapshotItem } from '../projections/apply.js';
 import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
 import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
 import { createReport, pruneReports } from '../reports/store.js';
 import type { Runtime } from '../runtime.js';
-import { createStripeClient } from '../stripe-client.js';
+import { createStripeClient } from '../stripe/client.js';
 import {
   StripeKeyError,
   classifyStripeError,
@@ -19,9 +20,9 @@ import {
   stripeKeyFailure,
   stripeKeyKind,
   stripeKeyMonitor,
-} from '../stripe-key.js';
+} from '../stripe/key.js';
 import { knownAccounts, recoverEvents } from './recover.js';
-import { createSweepStripeClient } from './stripe.js';
+import { createSweepStripeClient } from '../stripe/client.js';
 import {
   TREASURY_LISTS,
   finishRun,

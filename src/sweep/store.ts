@@ -249,4 +249,3 @@ export function sweepRunJson(r: SweepRun) {
     report_id: r.report_id,
   };
 }
-export type SweepRunJson = ReturnType<typeof sweepRunJson>;

@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type Stripe from 'stripe';
 import { QUEUE_NAMES, createRedis } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
-import { StripeKeyError } from '../stripe-key.js';
+import { StripeKeyError } from '../stripe/key.js';
 import {
   NIGHTLY_SCHEDULER_ID,
   closeSweepQueue,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HANDLED_EVENT_TYPES } from '../../src/receiver/event-types.js';
+import { HANDLED_EVENT_TYPES } from '../../src/domain/event-types.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { STRIPE_API_VERSION } from '../../src/stripe-client.js';
+import { STRIPE_API_VERSION } from '../../src/stripe/client.js';
 import { cliEnv, killAllChildren, runCli } from '../support/cli.js';
 import { createTestDatabase, randomQueuePrefix, redisUrl } from '../support/db.js';
 import { TEST_OPERATOR_TOKEN, TEST_WEBHOOK_SECRET } from '../support/events.js';

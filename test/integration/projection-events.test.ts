@@ -7,7 +7,7 @@ import { listDeadLetters, replayDeadLetters } from '../../src/queue/dead-letter.
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator } from '../../src/simulator/index.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { createStripeClient } from '../../src/stripe-client.js';
+import { createStripeClient } from '../../src/stripe/client.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import {
   TEST_OPERATOR_TOKEN,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HANDLED_EVENT_TYPES } from '../../src/receiver/event-types.js';
+import { HANDLED_EVENT_TYPES } from '../../src/domain/event-types.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { queuedEventIds } from '../support/db.js';

@@ -5,8 +5,8 @@ import { QUEUE_NAMES, createRedis } from '../../src/queue/queues.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { readQueueSnapshots, refreshScrapeMetrics } from '../../src/scrape-metrics.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { createStripeClient } from '../../src/stripe-client.js';
-import { createSweepStripeClient } from '../../src/sweep/stripe.js';
+import { createStripeClient } from '../../src/stripe/client.js';
+import { createSweepStripeClient } from '../../src/stripe/client.js';
 import { freePort } from '../support/cli.js';
 import {
   createTestDatabase,

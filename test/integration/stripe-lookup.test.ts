@@ -10,10 +10,10 @@ import {
 import { startReconcileWorker, type ReconcileWorker } from '../../src/reconciliation/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { createStripeClient } from '../../src/stripe-client.js';
-import { TokenBucket } from '../../src/sweep/rate-limit.js';
+import { createStripeClient } from '../../src/stripe/client.js';
+import { TokenBucket } from '../../src/stripe/rate-limit.js';
 import { runSweep } from '../../src/sweep/start.js';
-import { createSweepStripeClient } from '../../src/sweep/stripe.js';
+import { createSweepStripeClient } from '../../src/stripe/client.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
 import { reconcileIdle as outboxIdle } from '../support/db.js';
 import { testConfig } from '../support/events.js';

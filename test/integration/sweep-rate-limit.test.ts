@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
-import { TokenBucket } from '../../src/sweep/rate-limit.js';
-import { createSweepStripeClient } from '../../src/sweep/stripe.js';
+import { TokenBucket } from '../../src/stripe/rate-limit.js';
+import { createSweepStripeClient } from '../../src/stripe/client.js';
 
 /** The sweep's client-side rate limit: a token bucket every SDK request goes through. */
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
-import { HANDLED_EVENT_TYPES } from '../../src/receiver/event-types.js';
+import { HANDLED_EVENT_TYPES } from '../../src/domain/event-types.js';
 import { startReconcileWorker, type ReconcileWorker } from '../../src/reconciliation/worker.js';
 import { ReportBody } from '../../src/reports/schema.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';

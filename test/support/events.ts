@@ -8,7 +8,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { Runtime } from '../../src/runtime.js';
-import type { HandledEventType } from '../../src/receiver/event-types.js';
+import type { HandledEventType } from '../../src/domain/event-types.js';
 import { randomQueuePrefix, redisUrl } from './db.js';
 
 /** Signed-event helpers shared by every test that feeds Stripe events in. */

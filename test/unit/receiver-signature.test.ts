@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEventEnvelope } from '../../src/receiver/event-envelope.js';
-import { HANDLED_EVENT_TYPES, isHandledEventType } from '../../src/receiver/event-types.js';
+import { HANDLED_EVENT_TYPES, isHandledEventType } from '../../src/domain/event-types.js';
 import { signatureTimestamp, verifyStripeSignature } from '../../src/receiver/signature.js';
 import {
   TEST_WEBHOOK_SECRET as S1,

@@ -1,14 +1,14 @@
 import type Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { HANDLED_EVENT_TYPES } from '../../../src/receiver/event-types.js';
-import { STRIPE_API_VERSION } from '../../../src/stripe-client.js';
-import { maskStripeKey, stripeKeyKind } from '../../../src/stripe-key.js';
+import { HANDLED_EVENT_TYPES } from '../../../src/domain/event-types.js';
+import { STRIPE_API_VERSION } from '../../../src/stripe/client.js';
+import { maskStripeKey, stripeKeyKind } from '../../../src/stripe/key.js';
 import {
   checkEndpoints,
   endpointRole,
   missingEvents,
   planSetup,
-} from '../../../src/stripe-setup.js';
+} from '../../../src/stripe/setup.js';
 
 const URL_ = 'https://recon.example.com/webhooks/stripe';
 let n = 0;

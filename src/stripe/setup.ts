@@ -1,8 +1,8 @@
 import type Stripe from 'stripe';
-import { ReconError } from './errors.js';
-import { HANDLED_EVENT_TYPES } from './receiver/event-types.js';
-import { classifyStripeError } from './stripe-key.js';
-import { STRIPE_API_VERSION } from './stripe-client.js';
+import { ReconError } from '../errors.js';
+import { HANDLED_EVENT_TYPES } from '../domain/event-types.js';
+import { classifyStripeError } from './key.js';
+import { STRIPE_API_VERSION } from './client.js';
 
 /**
  * The two webhook endpoints recon needs: the platform's own events (transfers, the platform's

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { ReconError } from './errors.js';
+import { ReconError } from '../errors.js';
 
 /** Stripe refused the key itself (401) or a permission (403): retrying cannot help. */
 export class StripeKeyError extends ReconError {}

@@ -1,3 +1,8 @@
+/**
+ * The long-running roles of `recon serve | worker | start` (the CLI, `src/cli/main.ts`, is the
+ * entry point): startup checks, the HTTP server, the workers, and `run(role)`, which starts one
+ * and drains it on SIGTERM/SIGINT. `recon demo` starts the same server and workers.
+ */
 import type { FastifyInstance } from 'fastify';
 import { onMismatchChanges } from './alerts/queue.js';
 import { startAlertWorker } from './alerts/worker.js';
@@ -13,8 +18,8 @@ import { startInboxRelay } from './inbox/relay.js';
 import { startStripeLookupWorker } from './reconciliation/stripe-lookup.js';
 import { startReconcileWorker } from './reconciliation/worker.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { createStripeClient } from './stripe-client.js';
-import { stripeKeyMonitor } from './stripe-key.js';
+import { createStripeClient } from './stripe/client.js';
+import { stripeKeyMonitor } from './stripe/key.js';
 import { startSweepWorker } from './sweep/worker.js';
 
 /** Something to stop on shutdown, in the order it was started (reversed). */
@@ -28,7 +33,7 @@ export interface Stoppable {
  * database) and Redis will not evict BullMQ's keys. Redis being down is not fatal for the
  * receiver (the inbox relay catches up), so only a reachable Redis with the wrong policy fails.
  */
-export async function startupChecks(rt: Runtime): Promise<void> {
+export async function startupChecks(rt: Pick<Runtime, 'config' | 'log' | 'prisma'>): Promise<void> {
   const pending = await pendingMigrations(rt.prisma).catch((err: unknown) => {
     throw postgresUnavailable(rt.config.DATABASE_URL, err);
   });

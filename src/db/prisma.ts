@@ -149,7 +149,8 @@ export async function transaction<T>(
 /**
  * `transaction` on the Prisma client, or `inTransaction` on a bare pg pool: only the projection
  * write path takes either, so that `npm run bench` can run it both ways in one run and print what
- * Prisma costs there (docs/performance.md). Everything in the product passes the Prisma client.
+ * Prisma costs there. It cost 18 %, so the projection worker passes the pool (the one path off
+ * Prisma, docs/performance.md); the sweep and the lookups pass the Prisma client.
  */
 export function transactionOn<T>(
   db: PrismaClient | Pool,

@@ -97,8 +97,10 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {
     const endTimer = projectionBatchSeconds.startTimer();
+    // The one path on the bare pg pool (under Prisma): through Prisma it took 18 % longer
+    // (`npm run bench -- projection`, docs/performance.md). Same statements either way.
     const r = await applyEvents(
-      rt.prisma,
+      rt.pool,
       stripe,
       items.map((i) => i.event),
       { reconcileDebounceMs: debounceMs },

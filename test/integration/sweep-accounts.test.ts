@@ -156,7 +156,15 @@ describe('a revoked key', () => {
         { what: 'the sweep to fail' },
       );
       expect(failed.error).toMatch(/^Stripe rejects STRIPE_API_KEY \(401/);
-      const jobs = await sweepQueue(rt).getJobs(['failed']);
+      // The run row says failed a moment before BullMQ moves the job to its failed set (the
+      // alert is enqueued and the lock released in between): wait for the job too.
+      const jobs = await waitFor(
+        async () => {
+          const j = await sweepQueue(rt).getJobs(['failed']);
+          return j.length > 0 ? j : null;
+        },
+        { what: 'the sweep job to be failed' },
+      );
       expect(jobs).toHaveLength(1);
       expect(jobs[0]!.attemptsMade).toBe(1);
       expect(jobs[0]!.failedReason).toContain('Stripe rejects STRIPE_API_KEY');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Prisma, rawRows } from '../db/prisma.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import { invalidInput } from './validation.js';
 
 /**
  * Stripe-shaped lists (`{object: 'list', url, data, has_more}`, newest first, `limit`,
@@ -48,18 +49,9 @@ export const LedgerListQuery = z.strictObject(
 );
 export const ReportListQuery = z.strictObject({ ...paging }, opts);
 
-function invalid(error: z.ZodError): ValidationError {
-  const details = error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ param: k, message: 'unknown parameter' }))
-      : [{ param: i.path.join('.') || 'query', message: i.message }],
-  );
-  return new ValidationError(`invalid ${details[0]!.param}: ${details[0]!.message}`, details);
-}
-
 function parse<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
   const q = schema.safeParse(query ?? {});
-  if (!q.success) throw invalid(q.error);
+  if (!q.success) throw invalidInput(q.error, 'query');
   const v = q.data as { starting_after?: string; ending_before?: string };
   if (v.starting_after && v.ending_before) {
     throw new ValidationError('use starting_after or ending_before, not both', [

@@ -14,6 +14,7 @@ import {
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
 import { registerReversalExtras } from './reversals.js';
 import type { Runtime } from '../runtime.js';
+import { invalidInput } from './validation.js';
 
 /**
  * Operator API for mismatches. Lists are Stripe-shaped (`{object: 'list', url, data, has_more}`),
@@ -82,19 +83,6 @@ export function operatorName(req: FastifyRequest): string {
   return typeof op?.name === 'string' && op.name ? op.name : 'operator';
 }
 
-function invalid(error: z.ZodError, what: string): ValidationError {
-  const details = error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ param: k, message: 'unknown parameter' }))
-      : [{ param: i.path.join('.') || what, message: i.message }],
-  );
-  const first = details[0];
-  return new ValidationError(
-    first ? `invalid ${first.param}: ${first.message}` : `invalid ${what}`,
-    details,
-  );
-}
-
 export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
   // GET /api/reversals/:id gains `ledger_entries` (matched) and `mismatches` (open).
   const unregister = registerReversalExtras(async (ctx, r) => ({
@@ -104,7 +92,7 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
 
   app.get('/api/mismatches', async (req) => {
     const parsed = ListQuery.safeParse(req.query ?? {});
-    if (!parsed.success) throw invalid(parsed.error, 'query');
+    if (!parsed.success) throw invalidInput(parsed.error, 'query');
     const q = parsed.data;
     const where: Prisma.Sql[] = [];
     const add = (column: string, v: string | undefined) => {
@@ -153,7 +141,7 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/acknowledge', async (req) => {
     const body = AckBody.safeParse(req.body ?? {});
-    if (!body.success) throw invalid(body.error, 'body');
+    if (!body.success) throw invalidInput(body.error, 'body');
     await findOne(rt, req.params.id);
     // Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and
     // loses its acknowledgement (see persistMismatches). A second acknowledge keeps the first
@@ -171,7 +159,7 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
 
   app.post<{ Params: { id: string } }>('/api/mismatches/:id/unacknowledge', async (req) => {
     const body = UnackBody.safeParse(req.body ?? {});
-    if (!body.success) throw invalid(body.error, 'body');
+    if (!body.success) throw invalidInput(body.error, 'body');
     const row = await findOne(rt, req.params.id);
     if (row.acknowledged_at === null) {
       throw new ValidationError(`mismatch ${row.id} is not acknowledged`, [

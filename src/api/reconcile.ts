@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { closeSweepQueue } from '../sweep/queue.js';
 import { startSweep } from '../sweep/start.js';
 import { getSweepRun, latestSweepRuns, sweepRunJson } from '../sweep/store.js';
+import { invalidInput } from './validation.js';
 
 export const StartBody = z.strictObject({
   /** A connected account (`acct_…`) or `platform`; absent: every account. */
@@ -24,18 +25,6 @@ export const StartBody = z.strictObject({
     .optional(),
 });
 
-function invalid(error: z.ZodError): ValidationError {
-  const details = error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ param: k, message: 'unknown parameter' }))
-      : [{ param: i.path.join('.') || 'body', message: i.message }],
-  );
-  return new ValidationError(
-    `invalid ${details[0]?.param ?? 'body'}: ${details[0]?.message ?? 'invalid'}`,
-    details,
-  );
-}
-
 /**
  * `POST /api/reconcile` starts a sweep (202 with the run; while one is queued or running, that one
  * is returned instead); `GET /api/reconcile/runs/:id` shows its progress; `GET /api/reconcile/runs`
@@ -46,7 +35,7 @@ export async function registerReconcileRoutes(app: FastifyInstance, rt: Runtime)
 
   app.post('/api/reconcile', async (req, reply) => {
     const parsed = StartBody.safeParse(req.body ?? {});
-    if (!parsed.success) throw invalid(parsed.error);
+    if (!parsed.success) throw invalidInput(parsed.error, 'body');
     const run = await startSweep(rt, {
       trigger: 'api',
       account: parsed.data.account ?? null,

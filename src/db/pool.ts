@@ -38,10 +38,7 @@ export interface TransactionOptions {
    * transaction, after a short random pause). @defaultValue 0
    */
   retries?: number;
-  /**
-   * Session settings for this transaction only (`SET LOCAL`), sent in the same round trip as
-   * BEGIN. See `DERIVED_WRITES`.
-   */
+  /** Session settings for this transaction only (`SET LOCAL`). See `DERIVED_WRITES`. */
   settings?: Readonly<Record<string, string>>;
 }
 
@@ -68,15 +65,18 @@ export const DERIVED_WRITES: Readonly<Record<string, string>> = {
   enable_seqscan: 'off',
 };
 
-function beginStatement(opts: TransactionOptions): string {
-  const begin = opts.mode ? `BEGIN ${opts.mode}` : 'BEGIN';
-  const sets = Object.entries(opts.settings ?? {}).map(([k, v]) => {
-    // Names and values are our own constants, never input: checked anyway, since they are
-    // spliced into the statement (SET takes no parameters).
-    if (!/^[a-z_]+$/.test(k) || !/^[a-z0-9_]+$/.test(v)) throw new Error(`bad setting ${k}=${v}`);
-    return `SET LOCAL ${k} = ${v}`;
-  });
-  return [begin, ...sets].join('; ');
+/** `SET LOCAL` for each setting in one statement: set_config(…, true) takes bind parameters. */
+export function setLocalStatement(
+  settings: Readonly<Record<string, string>>,
+): { text: string; values: string[] } | null {
+  const pairs = Object.entries(settings);
+  if (pairs.length === 0) return null;
+  // Our own constants: a name that is not one is a bug, refused before anything is sent.
+  for (const [k] of pairs) if (!/^[a-z_]+$/.test(k)) throw new Error(`bad setting ${k}`);
+  return {
+    text: `SELECT ${pairs.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
+    values: pairs.flat(),
+  };
 }
 
 /** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
@@ -91,11 +91,13 @@ export async function inTransaction<T>(
   fn: (c: pg.PoolClient) => Promise<T>,
   opts: TransactionOptions = {},
 ): Promise<T> {
-  const begin = beginStatement(opts);
+  const begin = opts.mode ? `BEGIN ${opts.mode}` : 'BEGIN';
+  const settings = setLocalStatement(opts.settings ?? {});
   for (let attempt = 0; ; attempt++) {
     const client = await pool.connect();
     try {
       await client.query(begin);
+      if (settings) await client.query(settings.text, settings.values);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;

@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { sqlState } from '../errors.js';
-import { inTransaction, type Pool } from './pool.js';
+import { inTransaction, setLocalStatement, type Pool } from './pool.js';
 
 export { Prisma };
 export type { PrismaClient };
@@ -23,39 +23,12 @@ export interface PgQueryable {
 /** Either of the two, for the functions shared with the hot paths. */
 export type AnyDb = Db | PgQueryable;
 
-const byPool = new WeakMap<object, PrismaClient>();
-
 /** Prisma shares the raw-SQL pool, so one process holds one set of connections. */
 export function createPrisma(pool: Pool): PrismaClient {
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  byPool.set(pool, prisma);
-  return prisma;
+  return new PrismaClient({ adapter: new PrismaPg(pool) });
 }
 
 const isPrisma = (db: AnyDb): db is Db => '$queryRaw' in db;
-
-/**
- * The Prisma client to use for `db`: itself, or the client riding on that pg pool (so hot paths
- * that pass `rt.pool` to a function using the models need not change yet). Null for a pg client
- * inside a pg transaction: its statements must run on that connection (see {@link rawRows}).
- */
-export function prismaOf(db: AnyDb): Db | null {
-  return isPrisma(db) ? db : (byPool.get(db) ?? null);
-}
-
-/** {@link prismaOf}, for functions never called inside a pg transaction. */
-export function requirePrisma(db: AnyDb): Db {
-  const p = prismaOf(db);
-  if (!p) throw new Error('expected a Prisma client or the pool it was created on');
-  return p;
-}
-
-/** {@link requirePrisma}, for functions that open a transaction of their own. */
-export function requireClient(db: AnyDb): PrismaClient {
-  const p = requirePrisma(db);
-  if (!('$transaction' in p)) throw new Error('expected a Prisma client, not a transaction');
-  return p as PrismaClient;
-}
 
 /**
  * BIGINT comes back from Prisma as `bigint`; the code and the API use numbers, as pg is
@@ -104,13 +77,6 @@ export interface PrismaTransactionOptions {
   settings?: Readonly<Record<string, string>>;
 }
 
-/** `SET LOCAL` for each setting, in one statement (set_config(…, true) takes bind parameters). */
-function setLocal(settings: Readonly<Record<string, string>>): Prisma.Sql | null {
-  const pairs = Object.entries(settings);
-  if (pairs.length === 0) return null;
-  return Prisma.sql`SELECT ${Prisma.join(pairs.map(([k, v]) => Prisma.sql`set_config(${k}, ${v}, true)`))}`;
-}
-
 /** deadlock_detected, serialization_failure: the same transaction may well pass next time. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -123,13 +89,14 @@ export async function transaction<T>(
   fn: (tx: Prisma.TransactionClient) => Promise<T>,
   opts: PrismaTransactionOptions = {},
 ): Promise<T> {
-  const settings = setLocal(opts.settings ?? {});
+  const settings = setLocalStatement(opts.settings ?? {});
   for (let attempt = 0; ; attempt++) {
     try {
       return await prisma.$transaction(
         async (tx) => {
           if (opts.readOnly) await tx.$executeRaw`SET TRANSACTION READ ONLY`;
-          if (settings) await tx.$executeRaw(settings);
+          // Constant text, values bound: the one statement both transaction helpers share.
+          if (settings) await tx.$executeRawUnsafe(settings.text, ...settings.values);
           return fn(tx);
         },
         {

@@ -17,16 +17,18 @@ import { errorText } from '../errors.js';
 export const INBOX_STATUSES = ['pending', 'processed', 'ignored', 'failed'] as const;
 type InboxStatus = (typeof INBOX_STATUSES)[number];
 
-/** A row as the receiver verified it, before it is stored. */
-export interface InboxInsert {
+/** One verified event as the inbox stores it (the receiver builds it from the request). */
+export interface InboxEvent {
   id: string;
   type: string;
   account: string | null;
   livemode: boolean;
   apiVersion: string | null;
   created: number;
+  /** The body exactly as received (what the signature covered). */
   payload: string;
-  status: InboxStatus;
+  /** `pending` for types the workers handle, `ignored` for the rest (stored, never enqueued). */
+  status: Extract<InboxStatus, 'pending' | 'ignored'>;
 }
 
 /**
@@ -38,11 +40,11 @@ export interface InboxInsert {
  */
 export async function insertBatch(
   db: AnyDb,
-  items: readonly InboxInsert[],
+  items: readonly InboxEvent[],
   source: string,
   marks: readonly string[],
 ): Promise<Set<string>> {
-  const col = <T>(f: (e: InboxInsert) => T) => items.map(f);
+  const col = <T>(f: (e: InboxEvent) => T) => items.map(f);
   const rows = await rawRows<{ id: string }>(
     db,
     Prisma.sql`

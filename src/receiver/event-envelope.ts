@@ -1,18 +1,7 @@
 import { isHandledEventType } from '../domain/event-types.js';
+import type { InboxEvent } from '../inbox/statements.js';
 
-/** One verified event as the inbox stores it (`stripe_events`). */
-export interface InboxEvent {
-  id: string;
-  type: string;
-  account: string | null;
-  livemode: boolean;
-  apiVersion: string | null;
-  created: number;
-  /** The body exactly as received (what the signature covered). */
-  payload: string;
-  /** `pending` for types the workers handle, `ignored` for the rest (stored, never enqueued). */
-  status: 'pending' | 'ignored';
-}
+export type { InboxEvent };
 
 export type EnvelopeResult = { ok: true; event: InboxEvent } | { ok: false; message: string };
 

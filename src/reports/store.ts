@@ -1,5 +1,5 @@
 import type { Prisma } from '../db/prisma.js';
-import { requireClient, requirePrisma, type AnyDb } from '../db/prisma.js';
+import type { Db, PrismaClient } from '../db/prisma.js';
 import { buildReportBody, type BuildReportOptions } from './build.js';
 import { ReportBody } from './schema.js';
 
@@ -11,14 +11,12 @@ export interface StoredReport {
 }
 
 /**
- * Builds a report from the current mismatches and stores it. `db` is Prisma, or (from
- * src/sweep/run.ts, still on pg) the pool Prisma rides on.
+ * Builds a report from the current mismatches and stores it.
  */
 export async function createReport(
-  db: AnyDb,
+  prisma: PrismaClient,
   opts: BuildReportOptions = {},
 ): Promise<StoredReport> {
-  const prisma = requireClient(db);
   const body = await buildReportBody(prisma, opts);
   const row = await prisma.report.create({
     data: {
@@ -33,8 +31,7 @@ export async function createReport(
 }
 
 /** A report by id, or the newest one for `'latest'`; null when there is none. */
-export async function loadReport(db: AnyDb, id: string): Promise<StoredReport | null> {
-  const prisma = requirePrisma(db);
+export async function loadReport(prisma: Db, id: string): Promise<StoredReport | null> {
   const select = { id: true, sweep_run_id: true, created_at: true, body: true } as const;
   const row =
     id === 'latest'
@@ -48,8 +45,8 @@ export async function loadReport(db: AnyDb, id: string): Promise<StoredReport | 
 }
 
 /** Keeps the newest `keep` reports. Returns how many were deleted. */
-export async function pruneReports(db: AnyDb, keep: number): Promise<number> {
-  return requirePrisma(db).$executeRaw`
+export async function pruneReports(db: Db, keep: number): Promise<number> {
+  return db.$executeRaw`
     DELETE FROM reports WHERE id IN (
       SELECT id FROM reports ORDER BY created_at DESC, id DESC OFFSET ${keep})`;
 }

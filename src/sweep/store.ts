@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Prisma } from '../db/prisma.js';
-import { requirePrisma, sqlState, type AnyDb } from '../db/prisma.js';
+import { sqlState, type Db } from '../db/prisma.js';
 import { sweepDurationSeconds } from '../metrics.js';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'completed', 'failed'] as const;
@@ -88,26 +88,22 @@ function normalise(row: Row): SweepRun {
   };
 }
 
-/**
- * `db` is Prisma, or (from src/sweep/run.ts, still on pg) the pool Prisma rides on: either way
- * the statements run through Prisma.
- */
-export async function getSweepRun(db: AnyDb, id: string): Promise<SweepRun | null> {
-  const row = await requirePrisma(db).sweepRun.findUnique({ where: { id } });
+export async function getSweepRun(db: Db, id: string): Promise<SweepRun | null> {
+  const row = await db.sweepRun.findUnique({ where: { id } });
   return row ? normalise(row) : null;
 }
 
 /** The queued or running sweep, if any (at most one: a partial unique index says so). */
-export async function activeSweepRun(db: AnyDb): Promise<SweepRun | null> {
-  const row = await requirePrisma(db).sweepRun.findFirst({
+export async function activeSweepRun(db: Db): Promise<SweepRun | null> {
+  const row = await db.sweepRun.findFirst({
     where: { status: { in: ['queued', 'running'] } },
     orderBy: { created_at: 'asc' },
   });
   return row ? normalise(row) : null;
 }
 
-export async function latestSweepRuns(db: AnyDb, limit = 20): Promise<SweepRun[]> {
-  const rows = await requirePrisma(db).sweepRun.findMany({
+export async function latestSweepRuns(db: Db, limit = 20): Promise<SweepRun[]> {
+  const rows = await db.sweepRun.findMany({
     orderBy: { created_at: 'desc' },
     take: limit,
   });
@@ -119,10 +115,10 @@ export async function latestSweepRuns(db: AnyDb, limit = 20): Promise<SweepRun[]
  * process, because the partial unique index admits only one queued/running row.
  */
 export async function createOrGetActiveSweep(
-  db: AnyDb,
+  db: Db,
   input: { trigger: SweepTrigger; account?: string | null; since?: Date | null },
 ): Promise<{ run: SweepRun; created: boolean }> {
-  const prisma = requirePrisma(db);
+  const prisma = db;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const row = await prisma.sweepRun.create({
@@ -147,8 +143,8 @@ export async function createOrGetActiveSweep(
 }
 
 /** Timestamps below are the database clock (`now()`), as the reports' boundaries are. */
-export async function markRunning(db: AnyDb, id: string): Promise<SweepRun | null> {
-  const rows = await requirePrisma(db).$queryRaw<Row[]>`
+export async function markRunning(db: Db, id: string): Promise<SweepRun | null> {
+  const rows = await db.$queryRaw<Row[]>`
     UPDATE sweep_runs SET status = 'running', started_at = COALESCE(started_at, now()), heartbeat_at = now(), error = NULL
      WHERE id = ${id} AND status IN ('queued', 'running') RETURNING *`;
   return rows[0] ? normalise(rows[0]) : null;
@@ -166,12 +162,12 @@ export interface ProgressDelta {
 
 /** Saves the cursor and adds the counters of one page, in one statement (they move together). */
 export async function saveProgress(
-  db: AnyDb,
+  db: Db,
   id: string,
   cursor: SweepCursor,
   d: ProgressDelta = {},
 ): Promise<SweepRun> {
-  const rows = await requirePrisma(db).$queryRaw<Row[]>`
+  const rows = await db.$queryRaw<Row[]>`
     UPDATE sweep_runs SET cursor = ${JSON.stringify(cursor)}::jsonb,
         pages_fetched = pages_fetched + ${d.pages ?? 0}::int,
         objects_fetched = objects_fetched + ${d.objects ?? 0}::int,
@@ -186,13 +182,13 @@ export async function saveProgress(
 }
 
 export async function finishRun(
-  db: AnyDb,
+  db: Db,
   id: string,
   outcome:
     | { status: 'completed'; reportId: string; cursor: SweepCursor }
     | { status: 'failed'; error: string },
 ): Promise<SweepRun> {
-  const prisma = requirePrisma(db);
+  const prisma = db;
   const rows =
     outcome.status === 'completed'
       ? await prisma.$queryRaw<Row[]>`
@@ -213,8 +209,8 @@ export async function finishRun(
   return run;
 }
 
-export async function noteError(db: AnyDb, id: string, error: string): Promise<void> {
-  await requirePrisma(db).sweepRun.updateMany({
+export async function noteError(db: Db, id: string, error: string): Promise<void> {
+  await db.sweepRun.updateMany({
     where: { id },
     data: { error: error.slice(0, 2000) },
   });

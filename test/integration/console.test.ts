@@ -97,7 +97,7 @@ beforeAll(async () => {
     ],
     Date.now(),
   );
-  await createReport(t.rt.pool);
+  await createReport(t.rt.prisma);
   app = await buildApp(t.rt);
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   browser = await launchBrowser();

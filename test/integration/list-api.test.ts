@@ -52,8 +52,8 @@ beforeAll(async () => {
     },
   });
   expect(post.statusCode).toBe(200);
-  await createReport(t.rt.pool);
-  await createReport(t.rt.pool);
+  await createReport(t.rt.prisma);
+  await createReport(t.rt.prisma);
 });
 afterAll(async () => {
   await app?.close();

@@ -74,7 +74,7 @@ beforeAll(async () => {
     ],
     Date.UTC(2026, 10, 20),
   );
-  await createReport(t.rt.pool);
+  await createReport(t.rt.prisma);
   mmId = (await t.rt.pool.query<{ id: string }>('SELECT id FROM mismatches')).rows[0]!.id;
 });
 afterAll(async () => {

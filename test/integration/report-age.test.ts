@@ -76,7 +76,7 @@ beforeAll(async () => {
   });
   expect(posted.statusCode, posted.body).toBe(200);
   await reconcileUnits(t.rt, ['rc_stuck', 'rd_1QxE7gHiJkL7890', 'rc_eur']);
-  body = (await createReport(t.rt.pool)).body;
+  body = (await createReport(t.rt.prisma)).body;
 });
 afterAll(async () => {
   await app?.close();

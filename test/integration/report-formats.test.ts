@@ -82,10 +82,10 @@ beforeAll(async () => {
     [20, 4],
   ] as const) {
     await open(n, T0 + day * 86_400_000);
-    await createReport(rt.pool);
+    await createReport(rt.prisma);
   }
   await open(16, Date.now());
-  body = (await createReport(rt.pool)).body;
+  body = (await createReport(rt.prisma)).body;
 });
 
 afterAll(async () => {

@@ -60,7 +60,7 @@ beforeAll(async () => {
     ],
     T0,
   );
-  body = (await createReport(t.rt.pool)).body;
+  body = (await createReport(t.rt.prisma)).body;
 });
 afterAll(async () => {
   await t?.close();

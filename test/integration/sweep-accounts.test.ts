@@ -121,7 +121,7 @@ describe('a revoked key', () => {
     expect(message).not.toContain('\n');
     expect(paths).toHaveLength(1); // no retry
     const runId = message.split(' ')[1]!;
-    const run = await getSweepRun(rt.pool, runId);
+    const run = await getSweepRun(rt.prisma, runId);
     expect(run?.status).toBe('failed');
     expect(run?.error).toContain('Stripe rejects STRIPE_API_KEY');
     const q = new Queue(QUEUE_NAMES.alerts, {
@@ -150,7 +150,7 @@ describe('a revoked key', () => {
       const run = await startSweep(rt, { trigger: 'cli' });
       const failed = await waitFor(
         async () => {
-          const r = await getSweepRun(rt.pool, run.id);
+          const r = await getSweepRun(rt.prisma, run.id);
           return r?.status === 'failed' ? r : null;
         },
         { what: 'the sweep to fail' },

@@ -168,7 +168,7 @@ describe('interrupted sweep', () => {
         },
       }),
     ).rejects.toThrow(/interrupted/);
-    const halfway = (await getSweepRun(rt.pool, seen!.id))!;
+    const halfway = (await getSweepRun(rt.prisma, seen!.id))!;
     expect(halfway).toMatchObject({ status: 'running', pages_fetched: 3 });
     expect(halfway.cursor).toMatchObject({ phase: 'objects', step: 'transfers' });
     expect(halfway.cursor.after).toMatch(/^tr_/);
@@ -212,7 +212,7 @@ describe('interrupted sweep', () => {
     try {
       const done = await waitFor(
         async () => {
-          const r = await getSweepRun(rt.pool, rows[0]!.id);
+          const r = await getSweepRun(rt.prisma, rows[0]!.id);
           return r?.status === 'completed' ? r : null;
         },
         { timeoutMs: 30_000, what: 'the worker to finish the abandoned sweep' },

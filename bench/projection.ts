@@ -15,6 +15,7 @@ import {
   REDIS_URL,
   benchConfig,
   benchQueuePrefix,
+  deployedWorkerNodeArgs,
   dropQueuePrefix,
   freshDatabase,
   percentile,
@@ -41,6 +42,8 @@ export interface ProjectionResult {
   mismatchesOpen: number;
   failedJobs: number;
   workerPeakRssMb: number;
+  /** The worker's V8 heap (used, reserved), external and ArrayBuffer memory when its RSS peaked (MB). */
+  workerMemoryAtPeak: Record<string, number>;
   /** BullMQ Lua scripts Redis ran per event (INFO commandstats, before/after). */
   redisScriptsPerEvent: number;
   /** Postgres commits and WAL bytes per event (pg_stat_database, pg_current_wal_lsn). */
@@ -179,12 +182,10 @@ async function throughput(n: number, log: (m: string) => void) {
   await pool.query('CHECKPOINT');
   const scripts0 = await redisScripts(redis);
   const pg0 = await pgCounters(pool);
-  const workers = spawnTs(
-    'bench/projection/workers.ts',
-    ['work', url, prefix],
-    {},
-    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-projection'] : [],
-  );
+  const workers = spawnTs('bench/projection/workers.ts', ['work', url, prefix], {}, [
+    ...deployedWorkerNodeArgs(),
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-projection'] : []),
+  ]);
   try {
     const { started } = await workers.message<{ started: number }>('started');
     let projectedAt = 0;
@@ -220,7 +221,9 @@ async function throughput(n: number, log: (m: string) => void) {
     const scripts = (await redisScripts(redis)) - scripts0;
     const pg1 = await pgCounters(pool);
     workers.proc.stdin!.write('stop\n');
-    const { stopped } = await workers.message<{ stopped: { peakRssMb: number } }>('stopped');
+    const { stopped } = await workers.message<{
+      stopped: { peakRssMb: number; atPeak: Record<string, number> };
+    }>('stopped');
     await Promise.race([workers.exited, sleep(10_000)]);
     const { open, ...projected } = counts.rows[0]!;
     for (const [k, v] of Object.entries(data.objects)) {
@@ -237,6 +240,7 @@ async function throughput(n: number, log: (m: string) => void) {
       mismatchesOpen: open!,
       failedJobs,
       workerPeakRssMb: stopped.peakRssMb,
+      workerMemoryAtPeak: stopped.atPeak,
       redisScriptsPerEvent: round(scripts / data.events.length, 4),
       pgCommitsPerEvent: round((pg1.commits - pg0.commits) / data.events.length, 4),
       walBytesPerEvent: round(Number(pg1.wal - pg0.wal) / data.events.length, 0),
@@ -258,12 +262,10 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
   const url = await freshDatabase('e2e');
   const prefix = benchQueuePrefix('e2e');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const server = spawnTs(
-    'bench/projection/workers.ts',
-    ['serve', url, prefix],
-    {},
-    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-e2e'] : [],
-  );
+  const server = spawnTs('bench/projection/workers.ts', ['serve', url, prefix], {}, [
+    ...deployedWorkerNodeArgs(),
+    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-e2e'] : []),
+  ]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const ids = new Ids();
   const sentAt = new Map<string, number>();
@@ -368,7 +370,7 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
  * loop of the same SQL (applyEvents, then the outbox drained through reconcileUnits), no queue,
  * no second process. `via` is how the projection write path (applyEvents' transaction) reaches
  * Postgres: through Prisma, as the product does, or on the bare pg pool Prisma rides on; the
- * reconcile half goes through Prisma either way. `writeSeconds` times applyEvents alone.
+ * reconcile half runs on the pool either way, as the reconcile worker runs it. `writeSeconds` times applyEvents alone.
  */
 async function bareBaseline(n: number, via: 'prisma' | 'pg', log: (m: string) => void) {
   const url = await freshDatabase(`projection_bare_${via}`);
@@ -397,12 +399,13 @@ async function bareBaseline(n: number, via: 'prisma' | 'pg', log: (m: string) =>
       });
       writeMs += performance.now() - w;
       for (;;) {
-        const claimed = await claimDueUnits(rt.prisma, 200);
+        const claimed = await claimDueUnits(rt.pool, 200);
         if (claimed.length === 0) break;
+        // The reconcile half the way the reconcile worker runs it (on the pool, see there).
         await reconcileUnits(
           rt,
           claimed.map((c) => c.key),
-          { claimed },
+          { claimed, db: rt.pool },
         );
       }
     }
@@ -426,9 +429,12 @@ export async function benchProjection(opts: {
   seconds?: number;
 }): Promise<ProjectionResult> {
   const n = opts.events ?? Number(process.env.BENCH_PROJECTION_EVENTS ?? 100_000);
+  // While tuning the worker, BENCH_PROJECTION_SKIP_BARE=1 skips the two bare loops (no ratio).
+  const skipBare = process.env.BENCH_PROJECTION_SKIP_BARE === '1';
+  const none = { eventsPerSec: Number.NaN, seconds: Number.NaN, writeEventsPerSec: Number.NaN };
   // The pg variant first, then Prisma: each on its own fresh database, same events.
-  const barePg = await bareBaseline(n, 'pg', opts.log);
-  const bare = await bareBaseline(n, 'prisma', opts.log);
+  const barePg = skipBare ? none : await bareBaseline(n, 'pg', opts.log);
+  const bare = skipBare ? none : await bareBaseline(n, 'prisma', opts.log);
   const prismaWriteRatio = round(bare.writeEventsPerSec / barePg.writeEventsPerSec, 2);
   console.log(
     `projection write path: Prisma ${bare.writeEventsPerSec} events/s, raw pg ${barePg.writeEventsPerSec} events/s: ${prismaWriteRatio}× (${round((1 / prismaWriteRatio - 1) * 100, 0)} % more time through Prisma)`,
@@ -440,10 +446,17 @@ export async function benchProjection(opts: {
     `projection: ${t.eventsPerSec} events/s, ${t.redisScriptsPerEvent} Redis scripts/event, ${bareRatio}× the bare baseline`,
   );
   opts.log(
-    `projection: ${t.pgCommitsPerEvent} Postgres commits/event, ${t.walBytesPerEvent} WAL bytes/event, worker peak RSS ${t.workerPeakRssMb} MB`,
+    `projection: ${t.pgCommitsPerEvent} Postgres commits/event, ${t.walBytesPerEvent} WAL bytes/event, worker peak RSS ${t.workerPeakRssMb} MB (${Object.entries(
+      t.workerMemoryAtPeak,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
   );
   const e2e = [];
-  for (const rate of opts.rates ?? [500, 2_000])
+  const rates = process.env.BENCH_PROJECTION_RATES?.split(',').map(Number).filter(Boolean) ?? [
+    500, 2_000,
+  ];
+  for (const rate of opts.rates ?? rates)
     e2e.push(await endToEnd(rate, opts.seconds ?? 10, opts.log));
   return { ...t, bare, barePg, prismaWriteRatio, bareRatio, e2e };
 }

@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { parse } from 'yaml';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { migrate } from '../../src/db/migrate.js';
 
@@ -106,6 +108,23 @@ export interface Child {
  * Runs a TypeScript file under `node --import tsx` in its own process. Children talk back with
  * one JSON object per stdout line; stderr is passed through.
  */
+/**
+ * The Node flags the shipped worker runs with (NODE_OPTIONS in deploy/kubernetes/worker.yaml: the
+ * heap ceiling), so the bench measures the worker's memory as deployed.
+ */
+export function deployedWorkerNodeArgs(): string[] {
+  const manifest = parse(readFileSync(join(ROOT, 'deploy/kubernetes/worker.yaml'), 'utf8')) as {
+    spec: {
+      template: {
+        spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> };
+      };
+    };
+  };
+  const env = manifest.spec.template.spec.containers[0]?.env ?? [];
+  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  return value.split(/\s+/).filter(Boolean);
+}
+
 export function spawnTs(
   file: string,
   args: string[] = [],

@@ -29,7 +29,11 @@ const config = benchConfig(databaseUrl, { QUEUE_PREFIX: prefix, ...tuning });
 const rt = createRuntime(config, createLogger({ level: 'warn' }));
 
 let peak = 0;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+let peakAt: NodeJS.MemoryUsage | undefined;
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss > peak) [peak, peakAt] = [m.rss, m];
+}, 100);
 
 let app: Awaited<ReturnType<typeof buildApp>> | undefined;
 let port: number | undefined;
@@ -60,7 +64,19 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     await events.close();
     await reconcile.close();
     clearInterval(sampler);
-    send({ stopped: { peakRssMb: Math.round(peak / 2 ** 20) } });
+    const mb = (n = 0) => Math.round(n / 2 ** 20);
+    // Where the peak RSS was: the V8 heap (used / reserved), buffers and other native memory.
+    send({
+      stopped: {
+        peakRssMb: mb(peak),
+        atPeak: {
+          heapUsedMb: mb(peakAt?.heapUsed),
+          heapTotalMb: mb(peakAt?.heapTotal),
+          externalMb: mb(peakAt?.external),
+          arrayBuffersMb: mb(peakAt?.arrayBuffers),
+        },
+      },
+    });
     await rt.close();
     process.exit(0);
   })();

@@ -67,10 +67,15 @@ function compareStrings(a: string, b: string): number {
  * caller loaded rows in (ids are unique in practice; content only breaks ties in broken input).
  */
 export function canonicalOrder<T extends { id: string }>(items: readonly T[]): T[] {
-  return items
-    .map((item) => ({ item, key: JSON.stringify(item) }))
-    .sort((a, b) => compareStrings(a.item.id, b.item.id) || compareStrings(a.key, b.key))
-    .map((x) => x.item);
+  // The content key is built only for a tie on id: serialising every item costs the hot path
+  // (this runs for every unit reconciled) and ties do not happen in sound input.
+  const keys = new Map<T, string>();
+  const key = (x: T) => {
+    let k = keys.get(x);
+    if (k === undefined) keys.set(x, (k = JSON.stringify(x)));
+    return k;
+  };
+  return [...items].sort((a, b) => compareStrings(a.id, b.id) || compareStrings(key(a), key(b)));
 }
 
 const METHOD_RANK: Record<MatchMethod, number> = { stripe_id: 0, metadata: 1, fallback: 2 };

@@ -92,7 +92,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     noteInboxAttempt(rt.prisma, ids, err).catch(() => {});
 
   /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
-  const inboxPayloads = (ids: string[]) => loadPayloads(rt.prisma, ids);
+  const inboxPayloads = (ids: string[]) => loadPayloads(rt.pool, ids);
 
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {

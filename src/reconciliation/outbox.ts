@@ -4,10 +4,11 @@ import {
   Prisma,
   rawExecute,
   rawRows,
-  transaction,
+  transactionOn,
   type AnyDb,
   type PrismaClient,
 } from '../db/prisma.js';
+import type { Pool } from '../db/pool.js';
 
 /**
  * The reconcile outbox (`reconcile_outbox`): which units must be reconciled, kept in Postgres.
@@ -70,12 +71,12 @@ export interface ClaimedUnit {
  * flush: one lost in a crash leaves the unit claimable, which is what a lease running out does.
  */
 export async function claimDueUnits(
-  prisma: PrismaClient,
+  db: PrismaClient | Pool,
   limit: number,
   leaseMs = DEFAULT_LEASE_MS,
 ): Promise<ClaimedUnit[]> {
-  return transaction(
-    prisma,
+  return transactionOn(
+    db,
     (tx) =>
       rawRows<ClaimedUnit>(
         tx,

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import { DERIVED_WRITES } from '../db/pool.js';
-import { Prisma, rawExecute, transaction } from '../db/prisma.js';
+import { Prisma, rawExecute, transactionOn, type PrismaClient } from '../db/prisma.js';
+import type { Pool } from '../db/pool.js';
 import { pendingLookups } from '../domain/lookup.js';
 import { reconcile } from '../domain/reconcile.js';
 import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
@@ -41,6 +42,11 @@ export interface ReconcileUnitsOptions {
    * transaction as the verdicts, so a unit leaves the outbox only together with its reconcile.
    */
   claimed?: readonly ClaimedUnit[];
+  /**
+   * Where the transaction runs: Prisma (the default), or the pg pool Prisma rides on, which the
+   * reconcile worker passes (the same statements; see docs/performance.md for why).
+   */
+  db?: PrismaClient | Pool;
 }
 
 export interface ReconcileUnitsResult {
@@ -72,8 +78,8 @@ export async function reconcileUnits(
       changes: { opened: [], escalated: [], resolved: [] },
       failed: [],
     };
-  return transaction(
-    rt.prisma,
+  return transactionOn(
+    opts.db ?? rt.prisma,
     async (c) => {
       // $executeRaw: the locks' rows are of type void, which $queryRaw cannot read.
       await rawExecute(

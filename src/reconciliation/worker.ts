@@ -73,15 +73,15 @@ export function startReconcileWorker(
     const keys = claimed.map((c) => c.key);
     let r;
     try {
-      r = await reconcileUnits(rt, keys, { rules, claimed });
+      r = await reconcileUnits(rt, keys, { rules, claimed, db: rt.pool });
     } catch (err) {
       // The transaction rolled back: nothing was settled. Let another drain take them at once.
-      await releaseUnits(rt.prisma, keys).catch(() => {});
+      await releaseUnits(rt.pool, keys).catch(() => {});
       throw err;
     }
     for (const f of r.failed)
       log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
-    await deferUnits(rt.prisma, r.failed).catch((err: unknown) =>
+    await deferUnits(rt.pool, r.failed).catch((err: unknown) =>
       log.warn({ err }, 'could not back off failed units; their lease expires instead'),
     );
     total.reconciled += keys.length - r.failed.length;
@@ -113,7 +113,7 @@ export function startReconcileWorker(
     const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
     const lane = async () => {
       while (!closing) {
-        const claimed = await claimDueUnits(rt.prisma, batchSize, rt.config.JOB_LOCK_DURATION);
+        const claimed = await claimDueUnits(rt.pool, batchSize, rt.config.JOB_LOCK_DURATION);
         if (claimed.length === 0) return;
         await reconcileBatch(claimed, total);
         if (claimed.length < batchSize) return;
@@ -140,7 +140,7 @@ export function startReconcileWorker(
         total.reconciled += r.reconciled;
         total.failed += r.failed;
         total.batches += r.batches;
-        const state = await outboxState(rt.prisma);
+        const state = await outboxState(rt.pool);
         if (state.nextDueInMs === null || state.nextDueInMs > STAY_FOR_MS) break;
         await sleep(Math.max(5, state.nextDueInMs));
       }

@@ -96,7 +96,11 @@ describe('docker-compose.yml', () => {
 
   it('uses the README defaults: user postgres without a password, database recon', () => {
     const env = s.app.environment as Obj;
-    for (const name of ['migrate', 'worker']) expect(s[name].environment, name).toEqual(env);
+    expect(s.migrate.environment).toEqual(env);
+    // The worker adds only its heap ceiling (checked with the Kubernetes manifest below).
+    const { NODE_OPTIONS, ...workerEnv } = s.worker.environment as Obj;
+    expect(NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+$/);
+    expect(workerEnv).toEqual(env);
     expect(env.DATABASE_URL).toBe('postgresql://postgres@postgres:5432/recon');
     expect(env.REDIS_URL).toBe('redis://redis:6379');
     // No password in the URLs, so Postgres must trust (as the local Postgres of the README does).
@@ -198,6 +202,17 @@ describe('deploy/kubernetes', () => {
         expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(shutdownSeconds);
       }
     }
+  });
+
+  it('caps the worker heap well under its memory limit, and compose caps it the same', () => {
+    const c = containerOf(named('Deployment', 'recon-worker'));
+    const options = (c.env as Obj[]).find((e) => e.name === 'NODE_OPTIONS')?.value as string;
+    const heapMb = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory as string)?.[1]);
+    // Node's own code, buffers and native memory come on top of the heap: half the limit at most.
+    expect(heapMb).toBeGreaterThanOrEqual(128);
+    expect(heapMb).toBeLessThanOrEqual(limitMi / 2);
+    expect(compose.services.worker.environment.NODE_OPTIONS).toBe(options);
   });
 
   it('probes the receiver: liveness /healthz, readiness that ignores a Redis outage', () => {

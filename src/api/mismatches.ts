@@ -11,6 +11,7 @@ import {
   toApiMismatch,
   type MismatchRow,
 } from '../reconciliation/mismatch-record.js';
+import { acknowledgeMismatch, unacknowledgeMismatch } from '../reconciliation/mismatch-store.js';
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
 import { registerReversalExtras } from './reversals.js';
 import type { Runtime } from '../runtime.js';
@@ -143,17 +144,10 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
     const body = AckBody.safeParse(req.body ?? {});
     if (!body.success) throw invalidInput(body.error, 'body');
     await findOne(rt, req.params.id);
-    // Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and
-    // loses its acknowledgement (see persistMismatches). A second acknowledge keeps the first
-    // (the alert was silenced then, by that person) and is only recorded in the trail. One
-    // statement, so the state and its trail cannot disagree.
-    const id = req.params.id;
-    await rt.prisma.$executeRaw`
-      WITH upd AS (
-        UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = ${body.data.note}, updated_at = now()
-         WHERE id = ${id} AND acknowledged_at IS NULL RETURNING id)
-      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
-      VALUES (${id}, 'acknowledge', ${body.data.note}, ${operatorName(req)})`;
+    // A second acknowledge keeps the first and is only recorded in the trail (see
+    // acknowledgeMismatch).
+    const { note } = body.data;
+    await acknowledgeMismatch(rt.prisma, req.params.id, { note, actor: operatorName(req) });
     return withTrail(rt, await findOne(rt, req.params.id));
   });
 
@@ -166,13 +160,8 @@ export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime):
         { param: 'id', message: 'is not acknowledged' },
       ]);
     }
-    const id = req.params.id;
-    await rt.prisma.$executeRaw`
-      WITH upd AS (
-        UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
-         WHERE id = ${id} RETURNING id)
-      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
-      VALUES (${id}, 'unacknowledge', ${body.data.note || null}, ${operatorName(req)})`;
+    const { note } = body.data;
+    await unacknowledgeMismatch(rt.prisma, req.params.id, { note, actor: operatorName(req) });
     return withTrail(rt, await findOne(rt, req.params.id));
   });
 }

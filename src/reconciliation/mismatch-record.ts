@@ -52,7 +52,11 @@ export const OBJECT_FIRST_SEEN_SQL = `LEAST(m.first_seen_at, CASE m.object_type
 /** `SELECT ${MISMATCH_COLUMNS} FROM mismatches m`: the row plus `object_first_seen_at`. */
 export const MISMATCH_COLUMNS = `m.*, ${OBJECT_FIRST_SEEN_SQL} AS object_first_seen_at`;
 
-/** The API object (Stripe-like: `object`, snake_case, ISO times). */
+/**
+ * The API object (Stripe-like: `object`, snake_case, ISO times): the one JSON mapping of a
+ * mismatch row, which alerts carry as is (`alerts/mismatch-json.ts`) and reports reshape
+ * (`reports/build.ts`).
+ */
 export interface ApiMismatch {
   id: string;
   object: 'mismatch';

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Prisma, rawRows, transaction, type PrismaClient } from '../db/prisma.js';
 import { MISMATCH_KINDS, SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
-import { OBJECT_FIRST_SEEN_SQL } from '../reconciliation/mismatch-record.js';
+import {
+  MISMATCH_COLUMNS,
+  toApiMismatch,
+  type MismatchRow,
+} from '../reconciliation/mismatch-record.js';
 import { ReportBody, type ReportMismatch } from './schema.js';
 
 /** The sweep numbers a report repeats (a row of `sweep_runs`). */
@@ -23,28 +27,8 @@ export interface BuildReportOptions {
   historyLimit?: number;
 }
 
-interface Row {
-  id: string;
-  fingerprint: string;
-  kind: MismatchKind;
-  severity: Severity;
-  status: 'open' | 'resolved';
-  object_type: string;
-  object_id: string | null;
-  ledger_entry_id: string | null;
-  account: string | null;
-  currency: string | null;
-  amount_at_risk: number | null;
-  expected: unknown;
-  actual: unknown;
-  message: string;
-  first_seen_at: Date;
-  last_seen_at: Date;
-  resolved_at: Date | null;
-  resolution_reason: string | null;
-  acknowledged_at: Date | null;
-  object_first_seen_at: Date;
-}
+/** A mismatch as read here: with {@link MISMATCH_COLUMNS}, so `object_first_seen_at` is set. */
+type Row = MismatchRow & { object_first_seen_at: Date };
 
 const asRecord = (v: unknown): Record<string, unknown> | null =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
@@ -70,10 +54,7 @@ export async function buildReportBody(
         select: { id: true, created_at: true },
         orderBy: [{ created_at: 'desc' }, { id: 'desc' }],
       });
-      const cols = Prisma.sql`m.id, m.fingerprint, m.kind, m.severity, m.status, m.object_type, m.object_id,
-        m.ledger_entry_id, m.account, m.currency, m.amount_at_risk, m.expected, m.actual, m.message,
-        m.first_seen_at, m.last_seen_at, m.resolved_at, m.resolution_reason, m.acknowledged_at,
-        ${Prisma.raw(OBJECT_FIRST_SEEN_SQL)} AS object_first_seen_at`;
+      const cols = Prisma.raw(MISMATCH_COLUMNS);
       const open = await rawRows<Row>(
         tx,
         Prisma.sql`SELECT ${cols} FROM mismatches m WHERE m.status = 'open'
@@ -98,31 +79,29 @@ export async function buildReportBody(
 
   const id = newReportId();
   const isNew = (r: Row) => !prev || r.first_seen_at.getTime() > prev.created_at.getTime();
-  const item = (r: Row, change: ReportMismatch['change']): ReportMismatch => ({
-    id: r.id,
-    fingerprint: r.fingerprint,
-    change,
-    kind: r.kind,
-    severity: r.severity,
-    status: r.status,
-    object_type: r.object_type,
-    object_id: r.object_id,
-    ledger_entry_id: r.ledger_entry_id,
-    account: r.account,
-    currency: r.currency,
-    amount_at_risk: r.amount_at_risk === null ? null : Number(r.amount_at_risk),
-    expected: asRecord(r.expected),
-    actual: asRecord(r.actual),
-    message: r.message,
-    first_seen_at: r.first_seen_at.toISOString(),
-    last_seen_at: r.last_seen_at.toISOString(),
-    resolved_at: r.resolved_at?.toISOString() ?? null,
-    resolution_reason: r.resolution_reason,
-    object_first_seen_at: r.object_first_seen_at.toISOString(),
-    age_seconds: secondsUntil(r.object_first_seen_at, r.resolved_at ?? now),
-    open_seconds: secondsUntil(r.first_seen_at, r.resolved_at ?? now),
-    acknowledged: r.acknowledged_at !== null,
-  });
+  // The mismatch as the API and the alerts show it (one mapping, reconciliation's), less what a
+  // report does not carry; the acknowledgement becomes a flag, expected/actual objects or null.
+  const item = (r: Row, change: ReportMismatch['change']): ReportMismatch => {
+    const {
+      object: _object,
+      reopened_count: _reopened,
+      acknowledged_at,
+      acknowledged_note: _note,
+      expected,
+      actual,
+      ...m
+    } = toApiMismatch(r);
+    const until = r.resolved_at ?? now;
+    return {
+      ...m,
+      change,
+      expected: asRecord(expected),
+      actual: asRecord(actual),
+      age_seconds: secondsUntil(r.object_first_seen_at, until),
+      open_seconds: secondsUntil(r.first_seen_at, until),
+      acknowledged: acknowledged_at !== null,
+    };
+  };
   const openItems = open.map((r) => item(r, isNew(r) ? 'new' : 'open'));
   const resolvedItems = resolved.map((r) => item(r, 'resolved'));
 

@@ -1,8 +1,50 @@
 import { Prisma, rawRows, type Db } from '../db/prisma.js';
 import { SEVERITIES, type MismatchKind, type Severity } from '../domain/types.js';
-import type { MismatchRow } from './mismatch-json.js';
+import type { MismatchRow } from './mismatch-record.js';
 
 /**
+ * Every statement that writes `mismatches`, but the reconciler's own verdicts (`persist.ts`): the
+ * operator's acknowledgements (called by the API) and the alert claims on `notified_severity`
+ * (called by the alert check). The reconciliation feature is the one owner of the table.
+ */
+
+/**
+ * Acknowledging silences alerts for this occurrence; a reopened mismatch is a new one and loses
+ * its acknowledgement (see persistMismatches). A second acknowledge keeps the first (the alert was
+ * silenced then, by that person) and is only recorded in the trail (`mismatch_acknowledgements`).
+ * One statement, so the state and its trail cannot disagree. The caller checks that `id` exists.
+ */
+export async function acknowledgeMismatch(
+  db: Db,
+  id: string,
+  ack: { note: string; actor: string },
+): Promise<void> {
+  await db.$executeRaw`
+      WITH upd AS (
+        UPDATE mismatches SET acknowledged_at = now(), acknowledged_note = ${ack.note}, updated_at = now()
+         WHERE id = ${id} AND acknowledged_at IS NULL RETURNING id)
+      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+      VALUES (${id}, 'acknowledge', ${ack.note}, ${ack.actor})`;
+}
+
+/**
+ * Clears the acknowledgement and records it in the trail, in one statement. The caller checks
+ * that `id` exists and is acknowledged. An empty note is stored as null.
+ */
+export async function unacknowledgeMismatch(
+  db: Db,
+  id: string,
+  ack: { note?: string | undefined; actor: string },
+): Promise<void> {
+  await db.$executeRaw`
+      WITH upd AS (
+        UPDATE mismatches SET acknowledged_at = NULL, acknowledged_note = NULL, updated_at = now()
+         WHERE id = ${id} RETURNING id)
+      INSERT INTO mismatch_acknowledgements (mismatch_id, action, note, actor)
+      VALUES (${id}, 'unacknowledge', ${ack.note || null}, ${ack.actor})`;
+}
+
+/*
  * The atomic half of "one alert per mismatch": each claim is one UPDATE … RETURNING over rows
  * locked with SKIP LOCKED, so two workers checking at once split the rows between them and no
  * mismatch is announced twice. `notified_severity` records the severity last announced; a claim

@@ -241,6 +241,11 @@ export interface ApplyOptions {
   maxTxRetries?: number;
   /** Debounce of the reconcile the touched units get (outbox due time). @defaultValue 200 ms */
   reconcileDebounceMs?: number;
+  /**
+   * Runs the transaction (the mapping before it runs outside): the projection worker passes a
+   * one-at-a-time gate so its own batches never wait on each other's row locks.
+   */
+  gate?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -311,15 +316,17 @@ export async function applyEvents(
   }
   const listed = await listTruncated(stripe, rows, opts.now ?? Date.now);
   const ids = [...processedIds, ...ignoredIds].sort();
-  const changed = await transactionOn(
-    db,
-    async (c) => {
-      const changed = await rows.write(c, opts.reconcileDebounceMs);
-      await markApplied(c, ids, ignoredIds);
-      return changed;
-    },
-    { retries: opts.maxTxRetries ?? 5, settings: DERIVED_WRITES },
-  );
+  const run = () =>
+    transactionOn(
+      db,
+      async (c) => {
+        const changed = await rows.write(c, opts.reconcileDebounceMs);
+        await markApplied(c, ids, ignoredIds);
+        return changed;
+      },
+      { retries: opts.maxTxRetries ?? 5, settings: DERIVED_WRITES },
+    );
+  const changed = await (opts.gate ? opts.gate(run) : run());
   return {
     touchedUnits: units(rows),
     processed: processedIds.length,

@@ -25,8 +25,8 @@ export interface EventWorkerOptions {
   /** Most events per transaction. @defaultValue 500 */
   maxBatchSize?: number;
   /**
-   * Transactions in flight at once. Two let JSON mapping in Node overlap with Postgres executing
-   * the previous batch; conflicting batches serialise on row locks (deadlocks are retried).
+   * Batches in flight at once. Two let one batch's JSON mapping in Node overlap with Postgres
+   * executing the other's transaction; the transactions themselves run one at a time (below).
    * @defaultValue 2
    */
   maxConcurrentFlushes?: number;
@@ -94,6 +94,18 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   /** The raw JSON of the events, from the inbox, in one query (a throw retries the jobs). */
   const inboxPayloads = (ids: string[]) => loadPayloads(rt.pool, ids);
 
+  // One projection transaction at a time in this process. Two batches in one transaction each
+  // nearly always share a transfer (its events are spread over the whole stream), and the second
+  // then waits on that row lock for the rest of the first: measured, most of the time the
+  // transfers upsert "ran" was such a wait (pg_stat_statements, docs/performance.md). The
+  // mapping of the next batch still overlaps the running transaction.
+  let txTail: Promise<unknown> = Promise.resolve();
+  const gate = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = txTail.then(run, run);
+    txTail = next.catch(() => {});
+    return next;
+  };
+
   /** One transaction; throws what applyEvents throws. */
   const applyOnce = async (items: Item[]) => {
     const endTimer = projectionBatchSeconds.startTimer();
@@ -103,7 +115,7 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
       rt.pool,
       stripe,
       items.map((i) => i.event),
-      { reconcileDebounceMs: debounceMs },
+      { reconcileDebounceMs: debounceMs, gate },
     );
     endTimer();
     for (const i of items) eventsProjectedTotal.inc({ type: i.event.type });

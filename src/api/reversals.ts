@@ -4,7 +4,7 @@ import { Prisma, rawRows } from '../db/prisma.js';
 import type { ReversalKind } from '../domain/types.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { HISTORY_ORDER_SQL } from '../projections/writers.js';
+import { HISTORY_ORDER_SQL, STATUS_HISTORY_SQL } from '../projections/writers.js';
 
 /**
  * `GET /api/reversals/:id` (trr_/credrev_/debrev_) and `GET /api/transfers/:id`: the projected
@@ -71,8 +71,8 @@ async function statusHistory(rt: Pick<Runtime, 'prisma'>, id: string): Promise<H
   }>(
     rt.prisma,
     Prisma.sql`SELECT "from_status", "to_status", "to_status_raw", "event_id", "event_created", "recorded_at"
-       FROM "status_history" WHERE "object_id" = ${id}
-      ORDER BY ${Prisma.raw(HISTORY_ORDER_SQL)}, "event_created", "event_id" COLLATE "C"`,
+       FROM (${Prisma.raw(STATUS_HISTORY_SQL)} WHERE "object_id" = ${id}) AS h
+      ORDER BY ${Prisma.raw(HISTORY_ORDER_SQL)}`,
   );
   return rows.map((r) => ({
     from: r.from_status,

@@ -1,4 +1,4 @@
-import { Prisma, rawExecute, rawRows, type AnyDb } from '../db/prisma.js';
+import { Prisma, rawExecute, type AnyDb } from '../db/prisma.js';
 import { NORMALIZED_STATUSES, REVERSAL_KINDS } from '../domain/types.js';
 import { statusRank } from '../domain/status.js';
 import type {
@@ -243,34 +243,24 @@ ON CONFLICT ("object_id", "to_status") DO UPDATE SET
   "object_type" = EXCLUDED."object_type", "to_status_raw" = EXCLUDED."to_status_raw",
   "event_id" = EXCLUDED."event_id", "event_created" = EXCLUDED."event_created"
 WHERE EXCLUDED."event_created" < h."event_created"
-   OR (EXCLUDED."event_created" = h."event_created" AND EXCLUDED."event_id" COLLATE "C" < h."event_id" COLLATE "C")
-RETURNING "object_id"`);
-
-/**
- * `from_status` is not "what this event moved from" (that depends on delivery order) but the
- * previous observed status by lifecycle rank, then first observation — a pure function of the
- * rows, recomputed for the touched objects after every insert.
- */
-const HISTORY_RELINK = withParam(`UPDATE "status_history" h SET "from_status" = p.prev
-FROM (
-  SELECT "id", lag("to_status") OVER (
-    PARTITION BY "object_id" ORDER BY ${RANK_CASE}, "event_created", "event_id" COLLATE "C"
-  ) AS prev
-  FROM unnest($1::text[]) AS o("oid") CROSS JOIN LATERAL (
-    -- one index probe per object, even on a table whose statistics lag its growth
-    SELECT "id", "object_type", "object_id", "to_status", "event_created", "event_id" FROM "status_history"
-     WHERE "object_id" = o."oid" OFFSET 0) AS s
-) p
-WHERE h."id" = p."id" AND h."from_status" IS DISTINCT FROM p.prev`);
+   OR (EXCLUDED."event_created" = h."event_created" AND EXCLUDED."event_id" COLLATE "C" < h."event_id" COLLATE "C")`);
 
 export async function upsertHistory(db: AnyDb, rows: readonly HistoryRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const changed = await rawRows<{ object_id: string }>(db, HISTORY_INSERT(JSON.stringify(rows)));
-  // Only objects whose history gained or changed a row can have a different chain. The
-  // projection row upserted earlier in this transaction is locked until commit, so no other
-  // writer can add a row for the same object between this relink and the commit.
-  const ids = [...new Set(changed.map((r) => r.object_id))];
-  if (ids.length > 0) await rawExecute(db, HISTORY_RELINK(ids));
+  await rawExecute(db, HISTORY_INSERT(JSON.stringify(rows)));
 }
 
-export const HISTORY_ORDER_SQL = RANK_CASE;
+/** The order of an object's history: lifecycle rank, then first observation. */
+export const HISTORY_ORDER_SQL = `${RANK_CASE}, "event_created", "event_id" COLLATE "C"`;
+
+/**
+ * Status history with `from_status`: not "what this event moved from" (that depends on delivery
+ * order) but the previous observed status by lifecycle rank, then first observation — a pure
+ * function of the object's rows, so it is computed when read rather than stored (recomputing a
+ * stored chain on every insert was the write path's most expensive statement). Filter it by
+ * `object_id` outside or inside: the window is per object either way.
+ */
+export const STATUS_HISTORY_SQL = `SELECT "object_type", "object_id",
+  lag("to_status") OVER (PARTITION BY "object_id" ORDER BY ${HISTORY_ORDER_SQL}) AS "from_status",
+  "to_status", "to_status_raw", "event_id", "event_created", "recorded_at"
+  FROM "status_history"`;

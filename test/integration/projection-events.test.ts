@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { applySnapshots } from '../../src/projections/apply.js';
+import { STATUS_HISTORY_SQL } from '../../src/projections/writers.js';
 import { type EventWorker, startEventWorker } from '../../src/projections/worker.js';
 import { listDeadLetters, replayDeadLetters } from '../../src/queue/dead-letter.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -84,8 +85,8 @@ async function row(table: string, id: string): Promise<Row> {
 
 async function history(id: string) {
   const { rows } = await db.pool.query(
-    `SELECT from_status, to_status, to_status_raw, event_id, event_created FROM status_history
-      WHERE object_id = $1 ORDER BY event_created, to_status`,
+    `SELECT from_status, to_status, to_status_raw, event_id, event_created
+       FROM (${STATUS_HISTORY_SQL}) AS h WHERE object_id = $1 ORDER BY event_created, to_status`,
     [id],
   );
   return rows;

@@ -3,6 +3,8 @@
  * (Stripe's example objects) with overridable fields.
  */
 
+import { STATUS_HISTORY_SQL } from '../../src/projections/writers.js';
+
 type O = Record<string, unknown>;
 
 export function transferReversal(over: O & { id: string; transfer: string }): O {
@@ -167,7 +169,7 @@ export const PROJECTION_DUMP_SQL = {
   received_credits: 'SELECT * FROM received_credits ORDER BY id',
   received_debits: 'SELECT * FROM received_debits ORDER BY id',
   status_history: `SELECT object_type, object_id, from_status, to_status, to_status_raw, event_id, event_created
-                     FROM status_history ORDER BY object_id, to_status`,
+                     FROM (${STATUS_HISTORY_SQL}) AS h ORDER BY object_id, to_status`,
 } as const;
 
 /** Empties the projection tables and the inbox; DELETE beats TRUNCATE on tables this small. */

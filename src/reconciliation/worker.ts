@@ -18,6 +18,13 @@ import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
 /** A drain waits in place for units due within this long rather than end and be woken again. */
 const STAY_FOR_MS = 1_000;
 
+/**
+ * After a drain shorter than one batch, the least wait before the next claim: units falling due
+ * meanwhile are reconciled together. It adds at most this much to the time a mismatch takes to
+ * show (the 200 ms debounce stays the larger part).
+ */
+const GATHER_MS = 25;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ReconcileWorkerOptions {
@@ -108,18 +115,35 @@ export function startReconcileWorker(
     }
   };
 
-  /** `maxInFlight` loops, each claiming and reconciling a batch until nothing is due. */
+  /**
+   * Claims batches one after the other and reconciles up to `maxInFlight` of them at once, until
+   * a claim comes back short of a full batch (nothing more is due). One claimer, not one per
+   * lane: lanes that each claimed until empty spent a claim transaction on nothing per lane per
+   * drain — 40 % of the claims at 100 k events.
+   */
   const drain = async (): Promise<DrainResult> => {
     const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
-    const lane = async () => {
-      while (!closing) {
+    const running = new Set<Promise<void>>();
+    let failure: unknown;
+    try {
+      while (!closing && failure === undefined) {
         const claimed = await claimDueUnits(rt.pool, batchSize, rt.config.JOB_LOCK_DURATION);
-        if (claimed.length === 0) return;
-        await reconcileBatch(claimed, total);
-        if (claimed.length < batchSize) return;
+        if (claimed.length === 0) break;
+        const p: Promise<void> = reconcileBatch(claimed, total).then(
+          () => void running.delete(p),
+          (err: unknown) => {
+            running.delete(p);
+            failure ??= err;
+          },
+        );
+        running.add(p);
+        if (claimed.length < batchSize) break;
+        if (running.size >= maxInFlight) await Promise.race(running);
       }
-    };
-    await Promise.all(Array.from({ length: maxInFlight }, lane));
+    } finally {
+      await Promise.all(running);
+    }
+    if (failure !== undefined) throw failure;
     return total;
   };
 
@@ -142,7 +166,11 @@ export function startReconcileWorker(
         total.batches += r.batches;
         const state = await outboxState(rt.pool);
         if (state.nextDueInMs === null || state.nextDueInMs > STAY_FOR_MS) break;
-        await sleep(Math.max(5, state.nextDueInMs));
+        // After a drain that found only a few units, let more fall due before claiming again:
+        // a batch's statements cost about the same for 10 units as for 200.
+        await sleep(
+          Math.max(r.reconciled + r.failed < batchSize ? GATHER_MS : 5, state.nextDueInMs),
+        );
       }
       if (total.reconciled || total.failed) log.debug({ ...total }, 'outbox drained');
       return total;

@@ -1,5 +1,5 @@
-import { Queue, type JobsOptions } from 'bullmq';
-import { QUEUE_NAMES } from '../queue/queues.js';
+import type { JobsOptions, Queue } from 'bullmq';
+import { QUEUE_NAMES, closeSharedQueue, sharedQueue, type QueueHandles } from '../queue/queues.js';
 import { redisReady, withTimeout } from '../queue/producer.js';
 import type { MismatchChanges } from '../reconciliation/persist.js';
 import type { Runtime } from '../runtime.js';
@@ -26,32 +26,13 @@ export const CHECK_DEDUP_ID = 'alerts-check';
 /** The safety net: a check every minute picks up anything no hook announced (e.g. after a crash). */
 export const CHECK_SCHEDULER_ID = 'alerts-check-every-minute';
 
-const queues = new WeakMap<Runtime, Queue<AlertJobData>>();
-
 /** The producer side of the alerts queue, one per runtime (shares the runtime's Redis connection). */
-export function alertQueue(rt: Runtime): Queue<AlertJobData> {
-  let q = queues.get(rt);
-  if (!q) {
-    q = new Queue<AlertJobData>(QUEUE_NAMES.alerts, {
-      connection: rt.redis,
-      prefix: rt.config.QUEUE_PREFIX,
-      defaultJobOptions: {
-        attempts: rt.config.JOB_ATTEMPTS,
-        backoff: { type: 'exponential', delay: rt.config.JOB_BACKOFF },
-        removeOnComplete: true,
-        removeOnFail: false,
-      },
-    });
-    q.on('error', () => {});
-    queues.set(rt, q);
-  }
-  return q;
+export function alertQueue(rt: QueueHandles): Queue<AlertJobData> {
+  return sharedQueue<AlertJobData>(rt, QUEUE_NAMES.alerts);
 }
 
-export async function closeAlertQueue(rt: Runtime): Promise<void> {
-  const q = queues.get(rt);
-  queues.delete(rt);
-  await q?.close().catch(() => {});
+export async function closeAlertQueue(rt: QueueHandles): Promise<void> {
+  await closeSharedQueue(rt, QUEUE_NAMES.alerts);
 }
 
 /**

@@ -24,6 +24,8 @@ const ENTRY_POINTS = ['^src/(receiver|api|console|cli|demo|simulator)/', '^src/(
 const FEATURE_ENTRY_POINTS = [
   // The inbox's statements: the one owner of `stripe_events`, called by the projection and sweep.
   '^src/inbox/statements\\.ts$',
+  // The one envelope check (admit into the inbox / read for the projection) and InvalidEventError.
+  '^src/inbox/envelope\\.ts$',
   // applyEvents / applySnapshots: the one write path into the projections (webhooks, sweep, lookups).
   '^src/projections/apply\\.ts$',
   // Mark units for reconciling in the writer's transaction (touchUnits) and wake the drain.

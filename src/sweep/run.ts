@@ -384,6 +384,11 @@ class SweepExecution {
 
   private async recover(events: Stripe.Event[], account: string | null): Promise<number> {
     const r = await recoverEvents(this.rt, this.stripe, events, account, 'sweep');
+    if (r.refused.length)
+      this.log.warn(
+        { refused: r.refused, account: account ?? 'platform' },
+        'sweep: events the inbox does not admit (not stored)',
+      );
     if (r.recovered)
       this.log.debug(
         { recovered: r.recovered, account: account ?? 'platform' },

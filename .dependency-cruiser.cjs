@@ -32,8 +32,8 @@ const FEATURE_ENTRY_POINTS = [
   '^src/reconciliation/(outbox|enqueue)\\.ts$',
   // The mismatch row and its JSON shape, read by reports and alerts; MismatchChanges (alerts hook).
   '^src/reconciliation/(mismatch-record|persist)\\.ts$',
-  // What the sweep runs after listing: narrowed reconcile-all, and lookups confirmed by the sweep.
-  '^src/reconciliation/(narrow-sql|lookup-store)\\.ts$',
+  // What the sweep runs after listing (reconcileAllNarrowed), and lookups confirmed by the sweep.
+  '^src/reconciliation/(sweep-reconcile|lookup-store)\\.ts$',
   // Where the reconciler reads ledger entries, and which unit an entry belongs to.
   '^src/ledger/(source|units)\\.ts$',
   // Stored reports and their summary, for the sweep and the sweep-summary alert.

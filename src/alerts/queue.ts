@@ -40,7 +40,7 @@ export async function closeAlertQueue(rt: QueueHandles): Promise<void> {
  * while one runs, exactly one more is kept, so changes made during a check are not missed.
  */
 export async function scheduleAlertCheck(
-  rt: Runtime,
+  rt: Pick<Runtime, 'config' | 'redis'>,
   delayMs = rt.config.ALERT_GROUP_WINDOW,
 ): Promise<void> {
   if (!redisReady(rt.redis)) throw new Error(`Redis is not connected (status ${rt.redis.status})`);
@@ -73,7 +73,10 @@ export async function onMismatchChanges(rt: Runtime, changes: MismatchChanges): 
 }
 
 /** After a sweep: one summary message for its report (only sent if anything is open). */
-export async function enqueueSweepSummary(rt: Runtime, reportId: string): Promise<void> {
+export async function enqueueSweepSummary(
+  rt: Pick<Runtime, 'config' | 'redis'>,
+  reportId: string,
+): Promise<void> {
   await withTimeout(
     alertQueue(rt).add(
       'summary',
@@ -86,7 +89,11 @@ export async function enqueueSweepSummary(rt: Runtime, reportId: string): Promis
 }
 
 /** A sweep failed for good: one `sweep.failed` message (once per run). */
-export async function enqueueSweepFailed(rt: Runtime, runId: string, error: string): Promise<void> {
+export async function enqueueSweepFailed(
+  rt: Pick<Runtime, 'config' | 'redis'>,
+  runId: string,
+  error: string,
+): Promise<void> {
   await withTimeout(
     alertQueue(rt).add(
       'sweep_failed',

@@ -24,6 +24,8 @@ const ENTRY_POINTS = ['^src/(receiver|api|console|cli|demo|simulator)/', '^src/(
 const FEATURE_ENTRY_POINTS = [
   // The inbox's statements: the one owner of `stripe_events`, called by the projection and sweep.
   '^src/inbox/statements\\.ts$',
+  // The one envelope check (admit into the inbox / read for the projection) and InvalidEventError.
+  '^src/inbox/envelope\\.ts$',
   // applyEvents / applySnapshots: the one write path into the projections (webhooks, sweep, lookups).
   '^src/projections/apply\\.ts$',
   // Mark units for reconciling in the writer's transaction (touchUnits) and wake the drain.
@@ -31,8 +33,8 @@ const FEATURE_ENTRY_POINTS = [
   // The mismatch row and its JSON shape, read by reports and alerts; MismatchChanges (alerts hook);
   // the alert claims on `notified_severity` (mismatch-store: reconciliation owns `mismatches`).
   '^src/reconciliation/(mismatch-record|mismatch-store|persist)\\.ts$',
-  // What the sweep runs after listing: narrowed reconcile-all, and lookups confirmed by the sweep.
-  '^src/reconciliation/(narrow-sql|lookup-store)\\.ts$',
+  // What the sweep runs after listing (reconcileAllNarrowed), and lookups confirmed by the sweep.
+  '^src/reconciliation/(sweep-reconcile|lookup-store)\\.ts$',
   // Where the reconciler reads ledger entries, and which unit an entry belongs to.
   '^src/ledger/(source|units)\\.ts$',
   // Stored reports and their summary, for the sweep and the sweep-summary alert.

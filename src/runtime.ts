@@ -10,7 +10,7 @@ import {
   createQueue,
   checkRedisEvictionPolicy,
   createRedis,
-  defaultJobOptions,
+  jobOptionsFor,
   type EventJobData,
   type ReconcileJobData,
 } from './queue/queues.js';
@@ -61,14 +61,18 @@ export function createRuntime(
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
   });
-  const defaults = defaultJobOptions(config.JOB_ATTEMPTS, config.JOB_BACKOFF);
   const queues = {
-    events: createQueue<EventJobData>(QUEUE_NAMES.events, redis, config.QUEUE_PREFIX, defaults),
+    events: createQueue<EventJobData>(
+      QUEUE_NAMES.events,
+      redis,
+      config.QUEUE_PREFIX,
+      jobOptionsFor(QUEUE_NAMES.events, config),
+    ),
     reconcile: createQueue<ReconcileJobData>(
       QUEUE_NAMES.reconcile,
       redis,
       config.QUEUE_PREFIX,
-      defaults,
+      jobOptionsFor(QUEUE_NAMES.reconcile, config),
     ),
   };
   for (const q of Object.values(queues)) q.on('error', () => {});

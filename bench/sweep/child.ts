@@ -4,7 +4,7 @@
  * Prints {"result": {seconds, peakRssMb, ...}}.
  */
 import { createLogger } from '../../src/log/logger.js';
-import { SCAN_SETTINGS, reconcileAllNarrowed } from '../../src/reconciliation/narrow-sql.js';
+import { SCAN_SETTINGS, reconcileAllNarrowed } from '../../src/reconciliation/sweep-reconcile.js';
 import { createRuntime } from '../../src/runtime.js';
 import { benchConfig, send } from '../lib/common.js';
 import { BASELINE_SQL } from './sql.js';

@@ -1,5 +1,5 @@
-import { Queue, type JobsOptions } from 'bullmq';
-import { QUEUE_NAMES } from '../queue/queues.js';
+import type { JobsOptions, Queue } from 'bullmq';
+import { QUEUE_NAMES, closeSharedQueue, sharedQueue, type QueueHandles } from '../queue/queues.js';
 import { redisReady, withTimeout } from '../queue/producer.js';
 import type { MismatchChanges } from '../reconciliation/persist.js';
 import type { Runtime } from '../runtime.js';
@@ -26,32 +26,13 @@ export const CHECK_DEDUP_ID = 'alerts-check';
 /** The safety net: a check every minute picks up anything no hook announced (e.g. after a crash). */
 export const CHECK_SCHEDULER_ID = 'alerts-check-every-minute';
 
-const queues = new WeakMap<Runtime, Queue<AlertJobData>>();
-
 /** The producer side of the alerts queue, one per runtime (shares the runtime's Redis connection). */
-export function alertQueue(rt: Runtime): Queue<AlertJobData> {
-  let q = queues.get(rt);
-  if (!q) {
-    q = new Queue<AlertJobData>(QUEUE_NAMES.alerts, {
-      connection: rt.redis,
-      prefix: rt.config.QUEUE_PREFIX,
-      defaultJobOptions: {
-        attempts: rt.config.JOB_ATTEMPTS,
-        backoff: { type: 'exponential', delay: rt.config.JOB_BACKOFF },
-        removeOnComplete: true,
-        removeOnFail: false,
-      },
-    });
-    q.on('error', () => {});
-    queues.set(rt, q);
-  }
-  return q;
+export function alertQueue(rt: QueueHandles): Queue<AlertJobData> {
+  return sharedQueue<AlertJobData>(rt, QUEUE_NAMES.alerts);
 }
 
-export async function closeAlertQueue(rt: Runtime): Promise<void> {
-  const q = queues.get(rt);
-  queues.delete(rt);
-  await q?.close().catch(() => {});
+export async function closeAlertQueue(rt: QueueHandles): Promise<void> {
+  await closeSharedQueue(rt, QUEUE_NAMES.alerts);
 }
 
 /**
@@ -59,7 +40,7 @@ export async function closeAlertQueue(rt: Runtime): Promise<void> {
  * while one runs, exactly one more is kept, so changes made during a check are not missed.
  */
 export async function scheduleAlertCheck(
-  rt: Runtime,
+  rt: Pick<Runtime, 'config' | 'redis'>,
   delayMs = rt.config.ALERT_GROUP_WINDOW,
 ): Promise<void> {
   if (!redisReady(rt.redis)) throw new Error(`Redis is not connected (status ${rt.redis.status})`);
@@ -92,7 +73,10 @@ export async function onMismatchChanges(rt: Runtime, changes: MismatchChanges): 
 }
 
 /** After a sweep: one summary message for its report (only sent if anything is open). */
-export async function enqueueSweepSummary(rt: Runtime, reportId: string): Promise<void> {
+export async function enqueueSweepSummary(
+  rt: Pick<Runtime, 'config' | 'redis'>,
+  reportId: string,
+): Promise<void> {
   await withTimeout(
     alertQueue(rt).add(
       'summary',
@@ -105,7 +89,11 @@ export async function enqueueSweepSummary(rt: Runtime, reportId: string): Promis
 }
 
 /** A sweep failed for good: one `sweep.failed` message (once per run). */
-export async function enqueueSweepFailed(rt: Runtime, runId: string, error: string): Promise<void> {
+export async function enqueueSweepFailed(
+  rt: Pick<Runtime, 'config' | 'redis'>,
+  runId: string,
+  error: string,
+): Promise<void> {
   await withTimeout(
     alertQueue(rt).add(
       'sweep_failed',

@@ -103,7 +103,7 @@ export async function runAlertCheck(
 }
 
 async function enqueueDeliveries(
-  rt: Runtime,
+  rt: Pick<Runtime, 'config' | 'redis'>,
   settings: AlertSettings,
   notes: Notification[],
 ): Promise<void> {
@@ -120,7 +120,10 @@ async function enqueueDeliveries(
 }
 
 /** The most severe open mismatches (a summary lists these; its totals count them all). */
-async function topOpenMismatches(rt: Runtime, limit: number): Promise<MismatchJson[]> {
+async function topOpenMismatches(
+  rt: Pick<Runtime, 'prisma'>,
+  limit: number,
+): Promise<MismatchJson[]> {
   const rows = await rawRows<MismatchRow>(
     rt.prisma,
     Prisma.sql`SELECT * FROM mismatches WHERE status = 'open'
@@ -152,7 +155,7 @@ export async function runSweepSummary(
 
 /** Builds and queues the `sweep.failed` notification of a run; null without sinks. */
 export async function runSweepFailed(
-  rt: Runtime,
+  rt: Pick<Runtime, 'config' | 'redis'>,
   runId: string,
   error: string,
   settings: AlertSettings = alertSettings(rt.config),

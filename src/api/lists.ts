@@ -154,7 +154,10 @@ export function toApiLedgerEntry(r: LedgerRow) {
   };
 }
 
-export async function registerListRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
+export async function registerListRoutes(
+  app: FastifyInstance,
+  rt: Pick<Runtime, 'prisma'>,
+): Promise<void> {
   app.get('/api/reversals', async (req) => {
     const q = parse(ReversalListQuery, req.query);
     const { data, has_more } = await page<{

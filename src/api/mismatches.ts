@@ -84,7 +84,10 @@ export function operatorName(req: FastifyRequest): string {
   return typeof op?.name === 'string' && op.name ? op.name : 'operator';
 }
 
-export async function registerMismatchRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
+export async function registerMismatchRoutes(
+  app: FastifyInstance,
+  rt: Pick<Runtime, 'prisma'>,
+): Promise<void> {
   // GET /api/reversals/:id gains `ledger_entries` (matched) and `mismatches` (open).
   const unregister = registerReversalExtras(async (ctx, r) => ({
     ...(await reversalExtras(r, ctx.id, ctx.parentId)),
@@ -175,7 +178,7 @@ export interface ApiAcknowledgement {
 }
 
 /** The mismatch with its acknowledgement trail, oldest first. */
-async function withTrail(rt: Runtime, row: MismatchRow) {
+async function withTrail(rt: Pick<Runtime, 'prisma'>, row: MismatchRow) {
   const rows = await rt.prisma.mismatchAcknowledgement.findMany({
     select: { action: true, note: true, actor: true, created_at: true },
     where: { mismatch_id: row.id },
@@ -191,7 +194,7 @@ async function withTrail(rt: Runtime, row: MismatchRow) {
   return { ...toApiMismatch(row), acknowledgements };
 }
 
-async function findOne(rt: Runtime, id: string): Promise<MismatchRow> {
+async function findOne(rt: Pick<Runtime, 'prisma'>, id: string): Promise<MismatchRow> {
   const rows = await rawRows<MismatchRow>(
     rt.prisma,
     Prisma.sql`SELECT ${Prisma.raw(MISMATCH_COLUMNS)} FROM mismatches m WHERE m.id = ${id}`,

@@ -11,7 +11,10 @@ const Query = z.strictObject({ format: z.enum(REPORT_FORMATS).default('json') })
  * `GET /api/reports/latest` and `GET /api/reports/:id`, `?format=json|csv|md|html`. The JSON is
  * the stored body itself (it validates against ReportBody); the others are rendered from it.
  */
-export async function registerReportRoutes(app: FastifyInstance, rt: Runtime): Promise<void> {
+export async function registerReportRoutes(
+  app: FastifyInstance,
+  rt: Pick<Runtime, 'prisma'>,
+): Promise<void> {
   app.get<{ Params: { id: string } }>('/api/reports/:id', async (req, reply) => {
     const q = Query.safeParse(req.query ?? {});
     if (!q.success) {

@@ -202,21 +202,26 @@ export async function loadPayloads(
   return new Map(rows.map((r) => [r.id, r.payload]));
 }
 
-/** Events fetched from Stripe by a sweep or a replay, stored as pending; returns the new ids. */
+/**
+ * Events fetched from Stripe by a sweep or a replay, admitted by `parseEventEnvelope` (the
+ * receiver's check), stored as pending: the caller projects them at once, which marks the types no
+ * projection handles ignored. Returns the new ids.
+ */
 export async function insertFetched(
   db: AnyDb,
-  events: ReadonlyArray<{
-    id: string;
-    type: string;
-    account: string | null;
-    livemode: boolean;
-    api_version: string | null;
-    created: number;
-    payload: string;
-  }>,
+  admitted: readonly InboxEvent[],
   source: string,
 ): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
+  if (admitted.length === 0) return new Set();
+  const events = admitted.map((e) => ({
+    id: e.id,
+    type: e.type,
+    account: e.account,
+    livemode: e.livemode,
+    api_version: e.apiVersion,
+    created: e.created,
+    payload: e.payload,
+  }));
   const rows = await rawRows<{ id: string }>(
     db,
     Prisma.sql`INSERT INTO stripe_events (id, type, account, livemode, api_version, created, payload, source, status, enqueued_at)

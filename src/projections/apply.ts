@@ -1,4 +1,5 @@
 import { markApplied } from '../inbox/statements.js';
+import { InvalidEventError, type EventLike } from '../inbox/envelope.js';
 import type Stripe from 'stripe';
 import { DERIVED_WRITES, type Pool } from '../db/pool.js';
 import { transactionOn, type AnyDb, type PrismaClient } from '../db/prisma.js';
@@ -32,17 +33,6 @@ import { touchUnits } from '../reconciliation/outbox.js';
 import { storableCopy } from '../domain/storable.js';
 import { TABLE_ORDER, upsertHistory, upsertRows, type RowsByTable } from './writers.js';
 
-/** An event that can never be projected (malformed JSON or object): a poison job. */
-export class InvalidEventError extends ReconError {
-  constructor(
-    message: string,
-    readonly eventId: string | null,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
-
 export interface ApplyResult {
   touchedUnits: Unit[];
   /** Events projected (handled types). */
@@ -58,44 +48,6 @@ export interface ApplyResult {
    * character, nesting too deep): projected with it replaced; the raw event is in the inbox.
    */
   sanitized: string[];
-}
-
-/** The minimal event shape we rely on; checked by `parseEvent`. */
-export interface EventLike {
-  id: string;
-  type: string;
-  created: number;
-  account?: string | null;
-  data: { object: unknown };
-}
-
-/** Parses one raw event JSON and checks its envelope; throws InvalidEventError if it is not one. */
-export function parseEvent(payload: string | unknown): EventLike {
-  let e: unknown = payload;
-  if (typeof payload === 'string') {
-    try {
-      e = JSON.parse(payload);
-    } catch (err) {
-      throw new InvalidEventError('event payload is not valid JSON', null, { cause: err });
-    }
-  }
-  if (!isObj(e) || typeof e.id !== 'string' || !e.id) {
-    throw new InvalidEventError('event has no id', null);
-  }
-  const id = e.id;
-  if (typeof e.type !== 'string') throw new InvalidEventError(`event ${id}: no type`, id);
-  if (typeof e.created !== 'number' || !Number.isSafeInteger(e.created)) {
-    throw new InvalidEventError(`event ${id}: created must be unix seconds`, id);
-  }
-  if (e.account !== undefined && e.account !== null && typeof e.account !== 'string') {
-    throw new InvalidEventError(`event ${id}: account must be a string or null`, id);
-  }
-  if (isHandledEventType(e.type) && (!isObj(e.data) || !isObj(e.data.object))) {
-    throw new InvalidEventError(`event ${id}: data.object missing`, id);
-  }
-  // The object itself is checked when a batch maps it: applyEvents throws InvalidEventError
-  // naming the event, before it writes anything, and the worker takes that event out.
-  return e as unknown as EventLike;
 }
 
 /** Rows of one batch, merged per id with the same rules the SQL applies across batches. */

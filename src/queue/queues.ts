@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/config.js';
 import { StartupCheckError } from '../errors.js';
 import type { Unit } from '../domain/units.js';
 
@@ -51,7 +52,7 @@ export function createRedis(url: string, extra: RedisOptions = {}): Redis {
   return r;
 }
 
-export function defaultJobOptions(attempts: number, backoffMs: number): DefaultJobOptions {
+function defaultJobOptions(attempts: number, backoffMs: number): DefaultJobOptions {
   return {
     attempts,
     backoff: { type: 'exponential', delay: backoffMs },
@@ -61,6 +62,24 @@ export function defaultJobOptions(attempts: number, backoffMs: number): DefaultJ
   };
 }
 
+/** The settings a queue's default job options come from. */
+type JobSettings = Pick<Config, 'QUEUE_PREFIX' | 'JOB_ATTEMPTS' | 'JOB_BACKOFF'>;
+
+/**
+ * The default job options of each queue; the one place they are decided (the runtime's queues and
+ * `sharedQueue` both take them from here).
+ */
+export function jobOptionsFor(name: QueueName, config: JobSettings): DefaultJobOptions {
+  if (name === QUEUE_NAMES.sweep) {
+    // A sweep retries no sooner than 5 s, and the last 100 finished sweep jobs are kept.
+    return {
+      ...defaultJobOptions(config.JOB_ATTEMPTS, Math.max(config.JOB_BACKOFF, 5_000)),
+      removeOnComplete: 100,
+    };
+  }
+  return defaultJobOptions(config.JOB_ATTEMPTS, config.JOB_BACKOFF);
+}
+
 export function createQueue<T = unknown>(
   name: QueueName,
   connection: ConnectionOptions,
@@ -68,6 +87,40 @@ export function createQueue<T = unknown>(
   defaults: DefaultJobOptions,
 ): Queue<T> {
   return new Queue<T>(name, { connection, prefix, defaultJobOptions: defaults });
+}
+
+/** What a producer-side queue needs: the process's Redis connection and the queue settings. */
+export interface QueueHandles {
+  config: JobSettings;
+  redis: Redis;
+}
+
+const shared = new WeakMap<QueueHandles, Map<QueueName, Queue>>();
+
+/**
+ * The producer side of queue `name` for these handles (a `Runtime`), created on first use and
+ * cached per handles object, on the handles' Redis connection. For the queues the runtime does not
+ * open itself (alerts, sweep); `closeSharedQueue` closes one.
+ */
+export function sharedQueue<T>(rt: QueueHandles, name: QueueName): Queue<T> {
+  let byName = shared.get(rt);
+  if (!byName) {
+    byName = new Map();
+    shared.set(rt, byName);
+  }
+  let q = byName.get(name);
+  if (!q) {
+    q = createQueue(name, rt.redis, rt.config.QUEUE_PREFIX, jobOptionsFor(name, rt.config));
+    q.on('error', () => {}); // reconnects on its own; producers fail fast and say so
+    byName.set(name, q);
+  }
+  return q as Queue<T>;
+}
+
+export async function closeSharedQueue(rt: QueueHandles, name: QueueName): Promise<void> {
+  const q = shared.get(rt)?.get(name);
+  shared.get(rt)?.delete(name);
+  await q?.close().catch(() => {});
 }
 
 /**

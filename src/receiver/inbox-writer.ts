@@ -10,7 +10,7 @@ import { OutageLog } from '../log/outage.js';
 import { insertBatch, markEnqueued } from '../inbox/statements.js';
 import type { EventJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
-import type { InboxEvent } from './event-envelope.js';
+import type { InboxEvent } from '../inbox/statements.js';
 import { MicroBatcher } from './micro-batcher.js';
 
 export type { InboxEvent };

@@ -3,7 +3,7 @@ import { sendError } from '../api/errors.js';
 import { InboxUnavailableError } from '../errors.js';
 import { webhookAckSeconds, webhookRequestsTotal, type WebhookOutcome } from '../metrics.js';
 import type { Runtime } from '../runtime.js';
-import { parseEventEnvelope } from './event-envelope.js';
+import { parseEventEnvelope } from '../inbox/envelope.js';
 import { createInboxWriter, type InboxWriter, type InboxWriterOptions } from './inbox-writer.js';
 import { verifyStripeSignature } from './signature.js';
 

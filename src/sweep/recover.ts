@@ -1,8 +1,9 @@
 import { Prisma, rawRows } from '../db/prisma.js';
-import { insertFetched, markFailed } from '../inbox/statements.js';
+import { insertFetched, markFailed, type InboxEvent } from '../inbox/statements.js';
 import type Stripe from 'stripe';
 import type { Unit } from '../domain/units.js';
-import { InvalidEventError, applyEvents } from '../projections/apply.js';
+import { InvalidEventError, parseEventEnvelope } from '../inbox/envelope.js';
+import { applyEvents } from '../projections/apply.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -62,6 +63,8 @@ export interface RecoverResult {
   /** Events that were not in the inbox: now stored and projected. */
   recovered: number;
   touchedUnits: Unit[];
+  /** Events the inbox does not admit (`parseEventEnvelope`, as for webhooks): neither stored nor projected. */
+  refused: Array<{ id: unknown; message: string }>;
 }
 
 /**
@@ -77,26 +80,22 @@ export async function recoverEvents(
   account: string | null,
   source: 'sweep' | 'replay',
 ): Promise<RecoverResult> {
-  if (!events.length) return { recovered: 0, touchedUnits: [] };
+  if (!events.length) return { recovered: 0, touchedUnits: [], refused: [] };
   const withAccount = events.map((e) => (account && !e.account ? { ...e, account } : e));
-  const fresh = await insertFetched(
-    rt.prisma,
-    withAccount.map((e) => ({
-      id: e.id,
-      type: e.type,
-      account: e.account ?? null,
-      livemode: e.livemode,
-      api_version: e.api_version ?? null,
-      created: e.created,
-      payload: JSON.stringify(e),
-    })),
-    source,
-  );
-  if (fresh.size === 0) return { recovered: 0, touchedUnits: [] };
+  // The inbox admits what it would admit from a webhook: the same envelope check.
+  const admitted: InboxEvent[] = [];
+  const refused: RecoverResult['refused'] = [];
+  for (const e of withAccount) {
+    const r = parseEventEnvelope(JSON.stringify(e));
+    if (r.ok) admitted.push(r.event);
+    else refused.push({ id: e.id, message: r.message });
+  }
+  const fresh = await insertFetched(rt.prisma, admitted, source);
+  if (fresh.size === 0) return { recovered: 0, touchedUnits: [], refused };
   const toApply = withAccount.filter((e) => fresh.has(e.id)).sort((a, b) => a.created - b.created);
   try {
     const r = await applyEvents(rt.prisma, stripe, toApply);
-    return { recovered: toApply.length, touchedUnits: r.touchedUnits };
+    return { recovered: toApply.length, touchedUnits: r.touchedUnits, refused };
   } catch (err) {
     if (!(err instanceof InvalidEventError)) throw err;
   }
@@ -111,5 +110,5 @@ export async function recoverEvents(
       await markFailed(rt.prisma, [e.id], err);
     }
   }
-  return { recovered: toApply.length, touchedUnits: touched };
+  return { recovered: toApply.length, touchedUnits: touched, refused };
 }

@@ -46,6 +46,12 @@ export async function replayStripeEvents(
     let page: Stripe.Event[] = [];
     const flush = async () => {
       const r = await recoverEvents(rt, stripe, page, account, 'replay');
+      if (r.refused.length) {
+        rt.log.warn(
+          { refused: r.refused, account: account ?? 'platform' },
+          'replay: events the inbox does not admit (not stored)',
+        );
+      }
       out.listed += page.length;
       out.recovered += r.recovered;
       page = [];

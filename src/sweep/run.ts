@@ -9,7 +9,7 @@ import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
 import { HANDLED_EVENT_TYPES } from '../domain/event-types.js';
 import { applySnapshots, type SnapshotItem } from '../projections/apply.js';
 import { confirmAbsentAfterSweep } from '../reconciliation/lookup-store.js';
-import { reconcileAllNarrowed } from '../reconciliation/narrow-sql.js';
+import { reconcileAllNarrowed } from '../reconciliation/sweep-reconcile.js';
 import { createReport, pruneReports } from '../reports/store.js';
 import type { Runtime } from '../runtime.js';
 import { createStripeClient } from '../stripe/client.js';
@@ -384,6 +384,11 @@ class SweepExecution {
 
   private async recover(events: Stripe.Event[], account: string | null): Promise<number> {
     const r = await recoverEvents(this.rt, this.stripe, events, account, 'sweep');
+    if (r.refused.length)
+      this.log.warn(
+        { refused: r.refused, account: account ?? 'platform' },
+        'sweep: events the inbox does not admit (not stored)',
+      );
     if (r.recovered)
       this.log.debug(
         { recovered: r.recovered, account: account ?? 'platform' },

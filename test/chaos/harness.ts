@@ -5,7 +5,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { expect } from 'vitest';
 import { projectionDataset } from '../../bench/lib/dataset.js';
 import { signatureHeader } from '../../bench/lib/events.js';
-import { applyEvents, parseEvent } from '../../src/projections/apply.js';
+import { parseEvent } from '../../src/inbox/envelope.js';
+import { applyEvents } from '../../src/projections/apply.js';
 import {
   cliEnv,
   createEmptyDatabase,

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEvents, type EventLike } from '../../src/projections/apply.js';
+import type { EventLike } from '../../src/inbox/envelope.js';
+import { applyEvents } from '../../src/projections/apply.js';
 import { startEventWorker } from '../../src/projections/worker.js';
 import { createRuntime } from '../../src/runtime.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';

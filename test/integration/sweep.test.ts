@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEventWorker, type EventWorker } from '../../src/projections/worker.js';
 import { HANDLED_EVENT_TYPES } from '../../src/domain/event-types.js';
@@ -7,9 +8,10 @@ import { startReconcileWorker, type ReconcileWorker } from '../../src/reconcilia
 import { ReportBody } from '../../src/reports/schema.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { recoverEvents } from '../../src/sweep/recover.js';
 import { startSweepWorker, type SweepWorker } from '../../src/sweep/worker.js';
 import { createTestDatabase, waitFor, type TestDatabase } from '../support/db.js';
-import { TEST_WEBHOOK_SECRET, buildTestApp, testConfig } from '../support/events.js';
+import { TEST_WEBHOOK_SECRET, buildTestApp, makeEvent, testConfig } from '../support/events.js';
 
 /**
  * The whole pipeline with a lossy webhook channel: the simulator drops 20% of deliveries; a sweep
@@ -317,5 +319,20 @@ describe('sweep over a lossy webhook channel', () => {
       firstReport.totals.open,
       firstReport.totals.open,
     ]);
+  });
+
+  it('stores fetched events only if the inbox would admit them from a webhook', async () => {
+    const good = makeEvent('charge.refunded', { id: 'ch_sweep_1' });
+    const badId = makeEvent('charge.refunded', { id: 'ch_sweep_2' }, { id: 'evt_bad:colon' });
+    const badAccount = { ...makeEvent('charge.refunded', { id: 'ch_sweep_3' }), account: 'x' };
+    const fetched = [good, badId, badAccount] as unknown as Stripe.Event[];
+    const r = await recoverEvents(rt, sim.stripe(), fetched, null, 'sweep');
+    expect(r.recovered).toBe(1);
+    expect(r.refused.map((x) => x.id).sort()).toEqual([badAccount.id, badId.id].sort());
+    const rows = await rt.pool.query<{ id: string; status: string }>(
+      'SELECT id, status FROM stripe_events WHERE id = ANY($1) ORDER BY id',
+      [[good.id, badId.id, badAccount.id]],
+    );
+    expect(rows.rows).toEqual([{ id: good.id, status: 'ignored' }]);
   });
 });

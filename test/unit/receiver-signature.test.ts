@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventEnvelope } from '../../src/receiver/event-envelope.js';
+import { parseEventEnvelope } from '../../src/inbox/envelope.js';
 import { HANDLED_EVENT_TYPES, isHandledEventType } from '../../src/domain/event-types.js';
 import { signatureTimestamp, verifyStripeSignature } from '../../src/receiver/signature.js';
 import {

@@ -3,13 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../src/domain/reconcile.js';
 import type { NormalizedStatus, ReversalKind } from '../../src/domain/types.js';
 import { loadUnits } from '../../src/reconciliation/load.js';
-import { candidateUnitKeys, reconcileAllNarrowed } from '../../src/reconciliation/narrow-sql.js';
+import {
+  candidateUnitKeys,
+  reconcileAllNarrowed,
+} from '../../src/reconciliation/sweep-reconcile.js';
 import { allUnitKeys } from '../../src/reconciliation/reconcile-all.js';
 import { rulesFromConfig } from '../../src/reconciliation/reconcile-units.js';
 import { createTestRuntime } from '../unit/ledger/support.js';
 
 /**
- * The SQL narrowing (src/reconciliation/narrow-sql.ts) against the pure reconciler, on real
+ * The SQL narrowing (src/reconciliation/sweep-reconcile.ts) against the pure reconciler, on real
  * Postgres: for random small datasets built near the clean/dirty boundary, every unit for which
  * reconcile() returns a mismatch — at any `now` — is among the candidate units.
  */

@@ -12,7 +12,7 @@ import { projectedParents, unitKeyOf } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { attachConfirmations } from './lookup-store.js';
 
-interface ReversalRow {
+interface StoredReversal {
   kind: ReversalKind;
   id: string;
   parent: string;
@@ -26,7 +26,7 @@ interface ReversalRow {
   initial_credit_granted: boolean | null;
 }
 
-interface TransferRow {
+interface StoredTransfer {
   id: string;
   account: string | null;
   amount: number;
@@ -62,12 +62,12 @@ export async function loadUnitsWith(
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
   // One statement after the other: a transaction is one connection, which runs one at a time.
-  const transfers = await rawRows<TransferRow>(
+  const transfers = await rawRows<StoredTransfer>(
     db,
     Prisma.sql`SELECT id, account, amount, amount_reversed, currency, created, updated_at
                  FROM transfers WHERE id = ANY(${unique}::text[])`,
   );
-  const reversals = await rawRows<ReversalRow>(
+  const reversals = await rawRows<StoredReversal>(
     db,
     Prisma.sql`SELECT 'transfer_reversal' AS kind, id, transfer AS parent, account, amount, currency, status,
               NULL::text AS status_raw, created, metadata, NULL::boolean AS initial_credit_granted
@@ -126,7 +126,7 @@ export async function loadUnitsWith(
   return out;
 }
 
-function toTransfer(t: TransferRow): TransferSnapshot {
+function toTransfer(t: StoredTransfer): TransferSnapshot {
   return {
     id: t.id,
     account: t.account,
@@ -139,7 +139,7 @@ function toTransfer(t: TransferRow): TransferSnapshot {
   };
 }
 
-function toReversal(r: ReversalRow): StripeReversal {
+function toReversal(r: StoredReversal): StripeReversal {
   return {
     kind: r.kind,
     id: r.id,

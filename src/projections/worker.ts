@@ -77,10 +77,13 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
   const maxInFlight = Math.max(1, opts.maxConcurrentFlushes ?? 2);
   const concurrency = opts.concurrency ?? rt.config.PROJECTION_CONCURRENCY;
   const maxEvents = Math.max(1, opts.maxBatchSize ?? MAX_EVENTS_PER_JOB);
-  // Jobs per fetch. A job is a batch of up to 500 events, so a few jobs fill a transaction under
-  // load, and fetching as many jobs as `concurrency` would hold (and parse) hundreds of thousands
-  // of events at once from a backlog. At a trickle, jobs are small and four is plenty.
-  const maxJobs = Math.max(1, Math.min(4, Math.ceil(concurrency / maxInFlight)));
+  // Jobs per fetch, by the events they carry: up to one transaction's worth (maxEvents). From a
+  // backlog a job already holds up to 500 events, so a fetch takes one or two; at a steady rate
+  // the receiver's jobs are small (one per 10 ms of commits) and a fetch gathers dozens, so a
+  // transaction still projects hundreds of events — the transactions run one at a time (below),
+  // so their size is the throughput. Fetching by job count alone either held (and parsed)
+  // hundreds of thousands of events from a backlog, or made 20-event transactions at 2,000/s.
+  const maxJobs = Math.max(1, Math.min(64, Math.ceil(concurrency / maxInFlight)));
 
   const pgOutage = new OutageLog(log, 'postgres', 'events are not projected; their jobs retry');
 
@@ -221,6 +224,8 @@ export function startEventWorker(rt: Runtime, opts: EventWorkerOptions = {}): Ev
     connection: createRedis(rt.config.REDIS_URL),
     log,
     maxBatch: maxJobs,
+    weight: (job) => Math.max(1, jobIds(job).length),
+    maxWeight: maxEvents,
     maxInFlight,
     lockDurationMs: rt.config.JOB_LOCK_DURATION,
     stalledIntervalMs: rt.config.JOB_LOCK_DURATION,

@@ -20,6 +20,13 @@ export interface BatchConsumerOptions<T> {
   log: Logger;
   /** Most jobs handed to `handle` at once. */
   maxBatch: number;
+  /**
+   * What a job weighs (e.g. the events it carries) and the weight after which a fetch stops
+   * taking more: a batch of small jobs fills up to `maxWeight`, a batch of big ones stays small.
+   * A fetch may pass `maxWeight` by the jobs of its last round. @defaultValue every job weighs 1
+   */
+  weight?: (job: Job<T>) => number;
+  maxWeight?: number;
   /** Batches being handled at once; the next one is fetched while these run. @defaultValue 2 */
   maxInFlight?: number;
   /**
@@ -161,10 +168,19 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
     const first = await this.worker.getNextJob(token, { block: true });
     if (!first) return [];
     const jobs = [first];
+    const weigh = this.#opts.weight ?? (() => 1);
+    const maxWeight = this.#opts.maxWeight ?? Number.POSITIVE_INFINITY;
+    let weight = weigh(first);
     // Rounds of 1, 2, 4, … 32 fetches: a trickle costs one empty fetch, a backlog of 500 about
     // 20 round trips, and the empty fetches past the end of a backlog stay under 32.
-    for (let round = 1; jobs.length < this.#opts.maxBatch; round = Math.min(round * 2, 32)) {
-      const n = Math.min(round, this.#opts.maxBatch - jobs.length);
+    for (
+      let round = 1;
+      jobs.length < this.#opts.maxBatch && weight < maxWeight;
+      round = Math.min(round * 2, 32)
+    ) {
+      // Fetch no more than the weight left would take, judged by the jobs so far.
+      const room = Math.ceil((maxWeight - weight) / Math.max(1, weight / jobs.length));
+      const n = Math.min(round, this.#opts.maxBatch - jobs.length, room);
       const more = await corked(this.#opts.connection, () =>
         Promise.all(
           Array.from({ length: n }, () => this.worker.getNextJob(token, { block: false })),
@@ -172,6 +188,7 @@ export class BatchConsumer<T> extends EventEmitter<BatchConsumerEvents<T>> {
       );
       const got = more.filter((j): j is Job<T> => j !== undefined);
       jobs.push(...got);
+      for (const j of got) weight += weigh(j);
       if (got.length < n) break;
     }
     return jobs;

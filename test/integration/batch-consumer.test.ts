@@ -24,7 +24,12 @@ describe('BatchConsumer', () => {
 
   const consumer = (
     handle: (jobs: Job<Data>[]) => Promise<JobOutcome[]>,
-    opts: { maxBatch?: number; maxInFlight?: number } = {},
+    opts: {
+      maxBatch?: number;
+      maxInFlight?: number;
+      weight?: (job: Job<Data>) => number;
+      maxWeight?: number;
+    } = {},
   ) => {
     const c = new BatchConsumer<Data>({
       queueName: 'q',
@@ -33,6 +38,7 @@ describe('BatchConsumer', () => {
       log: captureLog('fatal').log,
       maxBatch: opts.maxBatch ?? 100,
       maxInFlight: opts.maxInFlight ?? 2,
+      ...(opts.weight ? { weight: opts.weight, maxWeight: opts.maxWeight } : {}),
       handle,
     });
     consumers.push(c);
@@ -88,6 +94,37 @@ describe('BatchConsumer', () => {
       completed: 0,
       failed: 0,
     });
+  });
+
+  it('fills a batch by weight: light jobs up to maxBatch, heavy ones one at a time', async () => {
+    // Jobs under 300 weigh 1 (a receiver's small batch), the others 500 (a relay page).
+    const weight = (j: Job<Data>) => (j.data.n < 300 ? 1 : 500);
+    const batches: number[][] = [];
+    const c = consumer(
+      async (jobs) => {
+        batches.push(jobs.map((j) => j.data.n));
+        return jobs.map(() => null);
+      },
+      { maxBatch: 64, weight, maxWeight: 500 },
+    );
+    let completed = 0;
+    c.on('completed', () => void completed++);
+    await addMany(300);
+    await waitFor(() => completed === 300, { what: '300 light jobs' });
+    // Light jobs fill batches up to maxBatch: their weight stays far below maxWeight.
+    expect(Math.max(...batches.map((b) => b.length))).toBe(64);
+    batches.length = 0;
+    await queue.addBulk(
+      Array.from({ length: 20 }, (_, i) => ({
+        name: 'j',
+        data: { n: 300 + i },
+        opts: { removeOnComplete: true },
+      })),
+    );
+    await waitFor(() => completed === 320, { what: '20 heavy jobs' });
+    // A heavy job reaches maxWeight alone: each rides in a batch of its own.
+    expect(batches).toHaveLength(20);
+    expect(batches.every((b) => b.length === 1)).toBe(true);
   });
 
   it('keeps batching while a delayed job waits in the queue (BullMQ Worker would trickle)', async () => {

@@ -60,6 +60,8 @@ export interface ProjectionResult {
   bareRatio: number;
   e2e: Array<{
     rate: number;
+    /** `deployed`: receiver and workers in processes of their own; `start`: one process. */
+    topology: 'deployed' | 'start';
     sent: number;
     seen: number;
     p50Ms: number;
@@ -259,18 +261,28 @@ async function throughput(n: number, log: (m: string) => void) {
 }
 
 /**
- * End to end at a steady rate: signed events through the real receiver (own process, with the
- * workers, like `recon start`), each a lost debit reversal (flags at once, whatever the grace
- * period); latency = from sending the request to the mismatch row being visible to a poller.
+ * End to end at a steady rate: signed events through the real receiver, each a lost debit
+ * reversal (flags at once, whatever the grace period); latency = from sending the request to the
+ * mismatch row being visible to a poller. Topology `deployed`: the receiver and the workers in
+ * processes of their own, as the shipped deployment files run them (`recon serve` and
+ * `recon worker`); `start`: both in one process, like `recon start`.
  */
-async function endToEnd(rate: number, seconds: number, log: (m: string) => void) {
+async function endToEnd(
+  rate: number,
+  seconds: number,
+  topology: 'deployed' | 'start',
+  log: (m: string) => void,
+) {
   const url = await freshDatabase('e2e');
   const prefix = benchQueuePrefix('e2e');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
-  const server = spawnTs('bench/projection/workers.ts', ['serve', url, prefix], {}, [
-    ...deployedWorkerNodeArgs(),
-    ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-e2e'] : []),
-  ]);
+  const spawnRole = (role: 'serve' | 'receive' | 'work') =>
+    spawnTs('bench/projection/workers.ts', [role, url, prefix], {}, [
+      ...deployedWorkerNodeArgs(),
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-e2e'] : []),
+    ]);
+  const server = spawnRole(topology === 'start' ? 'serve' : 'receive');
+  const workers = topology === 'start' ? undefined : spawnRole('work');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const ids = new Ids();
   const sentAt = new Map<string, number>();
@@ -278,6 +290,7 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
   const acks: number[] = [];
   try {
     const { port } = await server.message<{ port: number }>('port');
+    if (workers) await workers.message('started');
     const post = (payload: string) =>
       new Promise<number>((resolve, reject) => {
         const req = http.request(
@@ -319,7 +332,7 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
     const total = rate * seconds;
     const start = performance.now();
     const inflight: Promise<void>[] = [];
-    log(`projection: end to end, ${total} events at ${rate}/s`);
+    log(`projection: end to end (${topology}), ${total} events at ${rate}/s`);
     for (let i = 0; i < total; i++) {
       const due = start + (i * 1_000) / rate;
       const wait = due - performance.now();
@@ -350,11 +363,15 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
     await poller;
     const lat = [...seenAt].map(([id, t]) => t - sentAt.get(id)!).sort((a, b) => a - b);
     acks.sort((a, b) => a - b);
-    server.proc.stdin!.write('stop\n');
-    await server.message('stopped');
-    await Promise.race([server.exited, sleep(10_000)]);
+    for (const p of [server, workers]) {
+      if (!p) continue;
+      p.proc.stdin!.write('stop\n');
+      await p.message('stopped');
+      await Promise.race([p.exited, sleep(10_000)]);
+    }
     return {
       rate,
+      topology,
       sent: sentAt.size,
       seen: seenAt.size,
       p50Ms: round(percentile(lat, 50), 0),
@@ -365,6 +382,7 @@ async function endToEnd(rate: number, seconds: number, log: (m: string) => void)
   } finally {
     agent.destroy();
     server.proc.kill('SIGKILL');
+    workers?.proc.kill('SIGKILL');
     await pool.end();
     await dropQueuePrefix(prefix);
   }
@@ -461,7 +479,12 @@ export async function benchProjection(opts: {
   const rates = process.env.BENCH_PROJECTION_RATES?.split(',').map(Number).filter(Boolean) ?? [
     500, 2_000,
   ];
-  for (const rate of opts.rates ?? rates)
-    e2e.push(await endToEnd(rate, opts.seconds ?? 10, opts.log));
+  // As deployed (receiver and worker processes: the target), then all in one process (recon start).
+  const topologies = (process.env.BENCH_E2E_TOPOLOGIES ?? 'deployed,start').split(',') as Array<
+    'deployed' | 'start'
+  >;
+  for (const topology of topologies)
+    for (const rate of opts.rates ?? rates)
+      e2e.push(await endToEnd(rate, opts.seconds ?? 10, topology, opts.log));
   return { ...t, bare, barePg, prismaWriteRatio, bareRatio, e2e };
 }

@@ -72,11 +72,13 @@ if (results.projection) {
   ]);
   for (const e of p.e2e)
     rows.push([
-      `End to end at ${e.rate}/s (receipt → mismatch visible)`,
+      `End to end at ${e.rate}/s (receipt → mismatch visible), ${e.topology === 'start' ? 'one process (recon start)' : 'receiver and worker processes (as deployed)'}`,
       `p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms (${e.seen}/${e.sent})`,
       '—',
       '—',
-      `p99 ≤ 1 s: ${ok(e.p99Ms <= 1_000 && e.seen === e.sent)}`,
+      e.topology === 'start'
+        ? `(informative) p99 ≤ 1 s: ${ok(e.p99Ms <= 1_000 && e.seen === e.sent)}`
+        : `p99 ≤ 1 s: ${ok(e.p99Ms <= 1_000 && e.seen === e.sent)}`,
     ]);
 }
 if (results.sweep) {

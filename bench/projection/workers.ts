@@ -1,8 +1,9 @@
 /**
- * The workers under test, in their own process, wired as src/roles.ts does: the event (projection)
- * worker and the reconcile worker with the alerting hook; with `serve`, the receiver too (buildApp
- * + listen), i.e. `recon start` minus the sweep scheduler.
- * Usage: node --import tsx bench/projection/workers.ts work|serve <DATABASE_URL> <QUEUE_PREFIX>
+ * The processes under test, wired as src/roles.ts does: `work` runs the event (projection) worker
+ * and the reconcile worker with the alerting hook (`recon worker` minus the sweep, alert and lookup
+ * workers); `receive` runs the receiver alone (buildApp + listen, `recon serve`); `serve` runs both
+ * in one process (`recon start` minus the sweep scheduler).
+ * Usage: node --import tsx bench/projection/workers.ts work|receive|serve <DATABASE_URL> <QUEUE_PREFIX>
  * Prints {"started": …, "port"?: n}; on stdin "stop" drains and prints {"stopped": {rssMb}}.
  */
 import { createInterface } from 'node:readline';
@@ -16,8 +17,8 @@ import { createRuntime } from '../../src/runtime.js';
 import { benchConfig, send } from '../lib/common.js';
 
 const [mode, databaseUrl, prefix] = process.argv.slice(2);
-if ((mode !== 'work' && mode !== 'serve') || !databaseUrl || !prefix) {
-  throw new Error('usage: workers.ts work|serve DATABASE_URL QUEUE_PREFIX');
+if (!['work', 'receive', 'serve'].includes(mode ?? '') || !databaseUrl || !prefix) {
+  throw new Error('usage: workers.ts work|receive|serve DATABASE_URL QUEUE_PREFIX');
 }
 // Tuning knobs can be tried from the environment: BENCH_PG_POOL_SIZE, BENCH_PROJECTION_CONCURRENCY, …
 const tuning = Object.fromEntries(
@@ -37,32 +38,38 @@ const sampler = setInterval(() => {
 
 let app: Awaited<ReturnType<typeof buildApp>> | undefined;
 let port: number | undefined;
-if (mode === 'serve') {
+if (mode === 'serve' || mode === 'receive') {
   app = await buildApp(rt);
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
 }
 // No `has_more` transfers in the bench data, so no Stripe client is needed.
-const events = startEventWorker(rt, {
-  concurrency: config.PROJECTION_CONCURRENCY,
-  stripe: null,
-  ...(process.env.BENCH_RECONCILE_DELAY_MS
-    ? { reconcileDelayMs: Number(process.env.BENCH_RECONCILE_DELAY_MS) }
-    : {}),
-});
-const reconcile = startReconcileWorker(rt, {
-  concurrency: config.RECONCILE_CONCURRENCY,
-  onChanges: (changes) => onMismatchChanges(rt, changes),
-});
-await Promise.all([events.worker.waitUntilReady(), reconcile.worker.waitUntilReady()]);
+const events =
+  mode === 'receive'
+    ? undefined
+    : startEventWorker(rt, {
+        concurrency: config.PROJECTION_CONCURRENCY,
+        stripe: null,
+        ...(process.env.BENCH_RECONCILE_DELAY_MS
+          ? { reconcileDelayMs: Number(process.env.BENCH_RECONCILE_DELAY_MS) }
+          : {}),
+      });
+const reconcile =
+  mode === 'receive'
+    ? undefined
+    : startReconcileWorker(rt, {
+        concurrency: config.RECONCILE_CONCURRENCY,
+        onChanges: (changes) => onMismatchChanges(rt, changes),
+      });
+await Promise.all([events?.worker.waitUntilReady(), reconcile?.worker.waitUntilReady()]);
 send({ started: Date.now(), ...(port ? { port } : {}) });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() !== 'stop') return;
   void (async () => {
     await app?.close();
-    await events.close();
-    await reconcile.close();
+    await events?.close();
+    await reconcile?.close();
     clearInterval(sampler);
     const mb = (n = 0) => Math.round(n / 2 ** 20);
     // Where the peak RSS was: the V8 heap (used / reserved), buffers and other native memory.

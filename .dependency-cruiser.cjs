@@ -31,8 +31,8 @@ const FEATURE_ENTRY_POINTS = [
   // Mark units for reconciling in the writer's transaction (touchUnits) and wake the drain.
   '^src/reconciliation/(outbox|enqueue)\\.ts$',
   // The mismatch row and its JSON shape, read by reports and alerts; MismatchChanges (alerts hook);
-  // the alert claims on `notified_severity` (mismatch-store: reconciliation owns `mismatches`).
-  '^src/reconciliation/(mismatch-record|mismatch-store|persist)\\.ts$',
+  // the alert claims on `notified_severity` (persist: reconciliation owns `mismatches`).
+  '^src/reconciliation/(mismatch-record|persist)\\.ts$',
   // What the sweep runs after listing (reconcileAllNarrowed), and lookups confirmed by the sweep.
   '^src/reconciliation/(sweep-reconcile|lookup-store)\\.ts$',
   // Where the reconciler reads ledger entries, and which unit an entry belongs to.

@@ -5,7 +5,7 @@ import { QUEUE_NAMES, createRedis } from '../queue/queues.js';
 import { loadReport } from '../reports/store.js';
 import { reportSummary } from '../reports/summary.js';
 import type { Runtime } from '../runtime.js';
-import { claimOpenMismatches, claimResolvedMismatches } from '../reconciliation/mismatch-store.js';
+import { claimOpenMismatches, claimResolvedMismatches } from '../reconciliation/persist.js';
 import { mismatchJson, type MismatchJson, type MismatchRow } from './mismatch-json.js';
 import { SEVERITIES } from '../domain/types.js';
 import { notificationId, type Notification } from './messages.js';

@@ -11,7 +11,7 @@ import {
   toApiMismatch,
   type MismatchRow,
 } from '../reconciliation/mismatch-record.js';
-import { acknowledgeMismatch, unacknowledgeMismatch } from '../reconciliation/mismatch-store.js';
+import { acknowledgeMismatch, unacknowledgeMismatch } from '../reconciliation/persist.js';
 import { reversalExtras } from '../reconciliation/reversal-extras.js';
 import { registerReversalExtras } from './reversals.js';
 import type { Runtime } from '../runtime.js';

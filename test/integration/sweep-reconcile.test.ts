@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../src/domain/reconcile.js';
-import type { NormalizedStatus, ReversalKind } from '../../src/domain/types.js';
+import {
+  NORMALIZED_STATUSES,
+  type NormalizedStatus,
+  type ReversalKind,
+} from '../../src/domain/types.js';
 import { loadUnits } from '../../src/reconciliation/load.js';
 import {
   candidateUnitKeys,
@@ -43,15 +47,7 @@ const PARENTS: Record<ReversalKind, string[]> = {
   credit_reversal: ['rc_1', 'rc_2'],
   debit_reversal: ['rd_1', 'rd_2'],
 };
-const EXPECTED: Array<NormalizedStatus | null> = [
-  null,
-  'processing',
-  'succeeded',
-  'posted',
-  'canceled',
-  'won',
-  'lost',
-];
+const EXPECTED: Array<NormalizedStatus | null> = [null, ...NORMALIZED_STATUSES];
 
 const amountArb = fc.constantFrom(300, 400, 1000);
 const currencyArb = fc.constantFrom('usd', 'usd', 'usd', 'USD', 'eur');

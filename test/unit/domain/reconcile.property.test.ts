@@ -2,13 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { unitNeedsReconcile } from '../../../src/domain/narrow.js';
 import { reconcile } from '../../../src/domain/reconcile.js';
-import type {
-  LedgerEntry,
-  NormalizedStatus,
-  ReconUnit,
-  ReversalKind,
-  StripeReversal,
-  TransferSnapshot,
+import {
+  NORMALIZED_STATUSES,
+  type LedgerEntry,
+  type NormalizedStatus,
+  type ReconUnit,
+  type ReversalKind,
+  type StripeReversal,
+  type TransferSnapshot,
 } from '../../../src/domain/types.js';
 import { DAY, MIN, rules, T0 } from './builders.js';
 
@@ -32,15 +33,7 @@ const PARENT: Record<ReversalKind, string> = {
   debit_reversal: 'rd_1',
 };
 const AGES = [MIN, 20 * MIN, 2 * DAY, 6 * DAY, 12 * DAY, 30 * DAY];
-const ALL_STATUSES: (NormalizedStatus | null)[] = [
-  null,
-  'processing',
-  'succeeded',
-  'posted',
-  'canceled',
-  'won',
-  'lost',
-];
+const ALL_STATUSES: Array<NormalizedStatus | null> = [null, ...NORMALIZED_STATUSES];
 
 const amountArb = fc.constantFrom(100, 250, 1000);
 const currencyArb = fc.constantFrom('usd', 'usd', 'usd', 'eur', 'USD');

@@ -8,7 +8,7 @@ import type {
 import { ledgerSourceFor, type LedgerSource } from '../ledger/source.js';
 import { Prisma, rawRows, type AnyDb } from '../db/prisma.js';
 import { kindOfKey } from '../domain/units.js';
-import { projectedParents, unitKeyOf } from '../ledger/units.js';
+import { projectedParents, unitKeyOf, type ProjectedParent } from '../ledger/units.js';
 import type { Runtime } from '../runtime.js';
 import { attachConfirmations } from './lookup-store.js';
 
@@ -97,19 +97,25 @@ export async function loadUnitsWith(
     if (u) u.transfer = toTransfer(t);
   }
   const reversalIds: string[] = [];
+  // Where each reversal loaded here is projected: an entry naming one of them needs no lookup.
+  const known = new Map<string, ProjectedParent>();
   for (const r of reversals) {
     const u = units.get(r.parent);
     if (!u) continue;
     u.kind = r.kind;
     u.reversals.push(toReversal(r));
     reversalIds.push(r.id);
+    known.set(r.id, { kind: r.kind, parentId: r.parent });
   }
 
   const candidates = await source.entriesForUnits(db, unique, reversalIds);
+  // Only Stripe ids of reversals not loaded above (another parent's, or not projected) are looked
+  // up: most entries name one of the units' own reversals, so this is usually no statement at all.
   const parents = await projectedParents(
     db,
-    candidates.map((e) => e.stripeId).filter((s): s is string => !!s),
+    candidates.map((e) => e.stripeId).filter((s): s is string => !!s && !known.has(s)),
   );
+  for (const [id, p] of known) parents.set(id, p);
   const seen = new Set<string>();
   for (const e of candidates) {
     if (seen.has(e.id)) continue; // a view may repeat a row; an entry is reconciled once

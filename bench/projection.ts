@@ -7,8 +7,7 @@ import { loadPayloads } from '../src/inbox/statements.js';
 import { parseEvent } from '../src/inbox/envelope.js';
 import { applyEvents } from '../src/projections/apply.js';
 import { eventJobs } from '../src/queue/producer.js';
-import { claimDueUnits } from '../src/reconciliation/outbox.js';
-import { reconcileUnits } from '../src/reconciliation/reconcile-units.js';
+import { reconcileDueUnits } from '../src/reconciliation/reconcile-units.js';
 import { createRuntime } from '../src/runtime.js';
 import { QUEUE_NAMES } from '../src/queue/queues.js';
 import {
@@ -404,7 +403,7 @@ async function endToEnd(
 
 /**
  * The ceiling of this design on this box: the same events applied straight from the inbox by one
- * loop of the same SQL (applyEvents, then the outbox drained through reconcileUnits), no queue,
+ * loop of the same SQL (applyEvents, then the outbox drained through reconcileDueUnits), no queue,
  * no second process. `via` is how the projection write path (applyEvents' transaction) reaches
  * Postgres: through Prisma, as the product does, or on the bare pg pool Prisma rides on; the
  * reconcile half runs on the pool either way, as the reconcile worker runs it. `writeSeconds` times applyEvents alone.
@@ -435,16 +434,9 @@ async function bareBaseline(n: number, via: 'prisma' | 'pg', log: (m: string) =>
         reconcileDebounceMs: 0,
       });
       writeMs += performance.now() - w;
-      for (;;) {
-        const claimed = await claimDueUnits(rt.pool, 200);
-        if (claimed.length === 0) break;
-        // The reconcile half the way the reconcile worker runs it (on the pool, see there).
-        await reconcileUnits(
-          rt,
-          claimed.map((c) => c.key),
-          { claimed, db: rt.pool },
-        );
-      }
+      // The reconcile half the way the reconcile worker runs it: batches of 200 due units taken
+      // and reconciled in one transaction each, on the pool.
+      while ((await reconcileDueUnits(rt, 200, { db: rt.pool })).taken === 200);
     }
     const seconds = (Date.now() - started) / 1_000;
     const eventsPerSec = round(data.events.length / seconds, 0);

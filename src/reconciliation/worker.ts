@@ -4,16 +4,9 @@ import { OutageLog } from '../log/outage.js';
 import { QUEUE_NAMES, createRedis, type ReconcileJobData } from '../queue/queues.js';
 import type { Runtime } from '../runtime.js';
 import { RECONCILE_TICK_MS, wakeReconcile } from './enqueue.js';
-import {
-  claimDueUnits,
-  deferUnits,
-  outboxState,
-  releaseUnits,
-  touchUnits,
-  type ClaimedUnit,
-} from './outbox.js';
+import { outboxState, touchUnits } from './outbox.js';
 import type { MismatchChanges } from './persist.js';
-import { reconcileUnits, rulesFromConfig } from './reconcile-units.js';
+import { reconcileDueUnits, rulesFromConfig, type ReconcileDueResult } from './reconcile-units.js';
 
 /** A drain waits in place for units due within this long rather than end and be woken again. */
 const STAY_FOR_MS = 1_000;
@@ -57,8 +50,8 @@ export interface DrainResult {
 /**
  * The reconcile worker drains the outbox (`reconcile_outbox`, written in the same transactions
  * as the changes). A BullMQ `drain` job — added, deduplicated, after each committed change, plus a
- * repeatable tick — makes it claim due units in batches, reconcile each batch in one transaction
- * that also deletes the batch's outbox rows, and go on until nothing is due. Then it schedules
+ * repeatable tick — makes it take due units in batches, reconcile each batch in the transaction
+ * that deletes the batch's outbox rows, and go on until nothing is due. Then it schedules
  * its own next wake-up for the earliest unit still waiting out its debounce.
  *
  * What BullMQ still does: wake-ups, retries with backoff of a drain that fails as a whole
@@ -76,29 +69,18 @@ export function startReconcileWorker(
   const log = rt.log.child({ worker: 'reconcile' });
   let closing = false;
 
-  const reconcileBatch = async (claimed: ClaimedUnit[], total: DrainResult) => {
-    const keys = claimed.map((c) => c.key);
-    let r;
-    try {
-      r = await reconcileUnits(rt, keys, { rules, claimed, db: rt.pool });
-    } catch (err) {
-      // The transaction rolled back: nothing was settled. Let another drain take them at once.
-      await releaseUnits(rt.pool, keys).catch(() => {});
-      throw err;
-    }
+  /** Records what one batch did, logs failures and changes, and calls the hook. */
+  const record = async (r: ReconcileDueResult, total: DrainResult) => {
     for (const f of r.failed)
-      log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit');
-    await deferUnits(rt.pool, r.failed).catch((err: unknown) =>
-      log.warn({ err }, 'could not back off failed units; their lease expires instead'),
-    );
-    total.reconciled += keys.length - r.failed.length;
+      log.error({ err: f.error, objectId: f.key }, 'reconcile failed for unit; backed off');
+    total.reconciled += r.taken - r.failed.length;
     total.failed += r.failed.length;
     total.batches++;
     const { opened, escalated, resolved } = r.changes;
     if (opened.length || escalated.length || resolved.length) {
       log.info(
         {
-          units: keys.length,
+          units: r.taken,
           opened: opened.length,
           escalated: escalated.length,
           resolved: resolved.length,
@@ -116,33 +98,33 @@ export function startReconcileWorker(
   };
 
   /**
-   * Claims batches one after the other and reconciles up to `maxInFlight` of them at once, until
-   * a claim comes back short of a full batch (nothing more is due). One claimer, not one per
-   * lane: lanes that each claimed until empty spent a claim transaction on nothing per lane per
-   * drain — 40 % of the claims at 100 k events.
+   * Reconciles due units batch by batch until a batch comes back short (nothing more is due). One
+   * lane to start with; a full batch means a backlog, and opens another lane, up to `maxInFlight`
+   * transactions at once. Each batch takes its units inside its own transaction
+   * (reconcileDueUnits), so there is no separate claim to pay for or to lose in a crash.
    */
   const drain = async (): Promise<DrainResult> => {
     const total: DrainResult = { reconciled: 0, failed: 0, batches: 0 };
-    const running = new Set<Promise<void>>();
+    const lanes: Array<Promise<void>> = [];
     let failure: unknown;
-    try {
+    const lane = async (): Promise<void> => {
       while (!closing && failure === undefined) {
-        const claimed = await claimDueUnits(rt.pool, batchSize, rt.config.JOB_LOCK_DURATION);
-        if (claimed.length === 0) break;
-        const p: Promise<void> = reconcileBatch(claimed, total).then(
-          () => void running.delete(p),
-          (err: unknown) => {
-            running.delete(p);
-            failure ??= err;
-          },
-        );
-        running.add(p);
-        if (claimed.length < batchSize) break;
-        if (running.size >= maxInFlight) await Promise.race(running);
+        let r: ReconcileDueResult;
+        try {
+          // On the pg pool, as the projection worker's transaction: Prisma's per-statement cost
+          // was a fifth of this worker's CPU (docs/performance.md). Same statements.
+          r = await reconcileDueUnits(rt, batchSize, { rules, db: rt.pool });
+        } catch (err) {
+          failure ??= err; // rolled back: the units are still in the outbox, due
+          return;
+        }
+        await record(r, total);
+        if (r.taken < batchSize) return;
+        if (lanes.length < maxInFlight) lanes.push(lane());
       }
-    } finally {
-      await Promise.all(running);
-    }
+    };
+    lanes.push(lane());
+    for (let i = 0; i < lanes.length; i++) await lanes[i];
     if (failure !== undefined) throw failure;
     return total;
   };
@@ -178,7 +160,7 @@ export function startReconcileWorker(
     {
       connection,
       prefix: rt.config.QUEUE_PREFIX,
-      // A wake-up and the tick may overlap; claims are leases taken with SKIP LOCKED, so two
+      // A wake-up and the tick may overlap; units are taken with SKIP LOCKED, so two
       // drains share the due units rather than reconcile one twice.
       concurrency: 2,
       lockDuration: rt.config.JOB_LOCK_DURATION,

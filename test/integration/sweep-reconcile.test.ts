@@ -1,8 +1,11 @@
 import fc from 'fast-check';
+import { REVERSAL_ID_PREFIX } from '../../src/domain/ids.js';
+import { statusRank } from '../../src/domain/status.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../src/domain/reconcile.js';
 import {
   NORMALIZED_STATUSES,
+  REVERSAL_KINDS,
   type NormalizedStatus,
   type ReversalKind,
 } from '../../src/domain/types.js';
@@ -32,16 +35,12 @@ afterAll(async () => {
 const DAY = 86_400_000;
 const NOW = Date.now();
 const KINDS: ReversalKind[] = ['transfer_reversal', 'credit_reversal', 'debit_reversal'];
-const STATUSES: Record<ReversalKind, NormalizedStatus[]> = {
-  transfer_reversal: ['succeeded'],
-  credit_reversal: ['processing', 'posted', 'canceled'],
-  debit_reversal: ['processing', 'won', 'lost', 'canceled'],
-};
-const PREFIX: Record<ReversalKind, string> = {
-  transfer_reversal: 'trr_',
-  credit_reversal: 'credrev_',
-  debit_reversal: 'debrev_',
-};
+// The statuses each kind can reach (those with a lifecycle rank) and the id prefixes, from the
+// domain's own tables.
+const STATUSES = Object.fromEntries(
+  REVERSAL_KINDS.map((k) => [k, NORMALIZED_STATUSES.filter((st) => statusRank(k, st) > 0)]),
+) as Record<ReversalKind, NormalizedStatus[]>;
+const PREFIX = REVERSAL_ID_PREFIX;
 const PARENTS: Record<ReversalKind, string[]> = {
   transfer_reversal: ['tr_1', 'tr_2', 'tr_3'],
   credit_reversal: ['rc_1', 'rc_2'],

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
+import { REVERSAL_ID_PREFIX } from '../../../src/domain/ids.js';
+import { statusRank } from '../../../src/domain/status.js';
 import { describe, expect, it } from 'vitest';
 import { unitNeedsReconcile } from '../../../src/domain/narrow.js';
 import { reconcile } from '../../../src/domain/reconcile.js';
 import {
   NORMALIZED_STATUSES,
+  REVERSAL_KINDS,
   type LedgerEntry,
   type NormalizedStatus,
   type ReconUnit,
@@ -17,16 +20,12 @@ import { DAY, MIN, rules, T0 } from './builders.js';
  * Units built to sit near the clean/dirty boundary: mostly faithful mirrors of the Stripe side,
  * with one perturbation at a time, so the narrowing property is tested where it can fail.
  */
-const STATUSES: Record<ReversalKind, NormalizedStatus[]> = {
-  transfer_reversal: ['succeeded'],
-  credit_reversal: ['processing', 'posted', 'canceled'],
-  debit_reversal: ['processing', 'won', 'lost', 'canceled'],
-};
-const PREFIX: Record<ReversalKind, string> = {
-  transfer_reversal: 'trr_',
-  credit_reversal: 'credrev_',
-  debit_reversal: 'debrev_',
-};
+// The statuses each kind can reach (those with a lifecycle rank) and the id prefixes, from the
+// domain's own tables.
+const STATUSES = Object.fromEntries(
+  REVERSAL_KINDS.map((k) => [k, NORMALIZED_STATUSES.filter((st) => statusRank(k, st) > 0)]),
+) as Record<ReversalKind, NormalizedStatus[]>;
+const PREFIX = REVERSAL_ID_PREFIX;
 const PARENT: Record<ReversalKind, string> = {
   transfer_reversal: 'tr_1',
   credit_reversal: 'rc_1',

@@ -1,7 +1,6 @@
 import type { Config } from '../config/config.js';
-import { DERIVED_WRITES } from '../db/pool.js';
+import { DERIVED_WRITES, type Pool } from '../db/pool.js';
 import { Prisma, rawExecute, transactionOn, type AnyDb, type PrismaClient } from '../db/prisma.js';
-import type { Pool } from '../db/pool.js';
 import { pendingLookups } from '../domain/lookup.js';
 import { reconcile } from '../domain/reconcile.js';
 import type { Mismatch, ReconRules, ReconUnit } from '../domain/types.js';
@@ -55,12 +54,13 @@ export interface ReconcileUnitsResult {
 type ReconcileRuntime = Pick<Runtime, 'prisma' | 'config' | 'log'> &
   Partial<Pick<Runtime, 'clock'>>;
 
-const NOTHING: ReconcileUnitsResult = {
+/** A fresh empty result (callers may add to its arrays). */
+const nothing = (): ReconcileUnitsResult => ({
   units: [],
   mismatches: [],
   changes: { opened: [], escalated: [], resolved: [] },
   failed: [],
-};
+});
 
 /**
  * Load → reconcile → persist for a batch of units, in ONE transaction that first takes a
@@ -74,7 +74,7 @@ export async function reconcileUnits(
   opts: ReconcileUnitsOptions = {},
 ): Promise<ReconcileUnitsResult> {
   const unique = [...new Set(keys)];
-  if (unique.length === 0) return NOTHING;
+  if (unique.length === 0) return nothing();
   return transactionOn(opts.db ?? rt.prisma, (c) => reconcileIn(c, rt, unique, opts), {
     settings: DERIVED_WRITES,
   });
@@ -102,7 +102,7 @@ export async function reconcileDueUnits(
     opts.db ?? rt.prisma,
     async (c) => {
       const taken = await takeDueUnits(c, limit);
-      if (taken.length === 0) return { ...NOTHING, taken: 0 };
+      if (taken.length === 0) return { ...nothing(), taken: 0 };
       const r = await reconcileIn(
         c,
         rt,
